@@ -1,0 +1,91 @@
+/**
+ * The resolved shapes the rest of the agent works with. `config/` turns YAML text into these
+ * (validated, defaulted, presets applied, variables expanded); nothing downstream sees raw YAML.
+ */
+
+export type KeyType = 'ec' | 'rsa';
+
+export interface KeySpec {
+  type: KeyType;
+  /** ec: 256 | 384; rsa: 2048 | 3072 | 4096 */
+  bits: number;
+}
+
+export type Usage = 'server' | 'client';
+
+export interface FileNames {
+  cert: string;
+  key: string;
+  ca: string;
+  fullchain: string;
+}
+
+export interface FilesSpec {
+  /** Absolute directory that holds the set; readers use `<dir>/<name>` (symlinks into the current generation). */
+  dir: string;
+  owner?: string;
+  group?: string;
+  names: FileNames;
+  /** Mode for cert.pem, ca.pem, fullchain.pem (key.pem is always 0600). */
+  certMode: number;
+  /** Mode for the directory and its generation directories. */
+  dirMode: number;
+}
+
+export type SystemdVerb = 'restart' | 'reload' | 'try-reload-or-restart';
+
+export type ActionSpec =
+  | { kind: 'systemd'; unit: string; action: SystemdVerb; start: boolean }
+  | { kind: 'exec'; argv: string[] };
+
+export interface HealthCheckSpec {
+  /** host:port for a TLS handshake verified with the new chain. */
+  tls?: string;
+  /** argv run without a shell; exit 0 = healthy. */
+  command?: string[];
+  timeoutMs: number;
+}
+
+export interface CertSpec {
+  /** The key under `certificates:` in the config. */
+  name: string;
+  preset?: string;
+  mount: string;
+  role: string;
+  mode: 'sign' | 'issue';
+  commonName: string;
+  /** DNS SANs requested (deduplicated, in order). */
+  dnsSans: string[];
+  /** IP SANs requested (normalised textual form). */
+  ipSans: string[];
+  /** Extended key usages the certificate must carry. */
+  usages: Usage[];
+  key: KeySpec;
+  /** Requested lifetime in seconds. */
+  ttlSeconds: number;
+  /** Fraction of the lifetime after which the certificate is due for renewal (0 < x < 1). */
+  renewAt: number;
+  files: FilesSpec;
+  actions: ActionSpec[];
+  healthCheck?: HealthCheckSpec;
+}
+
+export interface VaultSettings {
+  address?: string;
+  caCert?: string;
+  caPath?: string;
+  namespace?: string;
+  tokenFile?: string;
+  wrappedToken: boolean;
+  /** Per-request timeout in ms. */
+  requestTimeoutMs?: number;
+}
+
+export interface AgentConfig {
+  cluster: string;
+  vault: VaultSettings;
+  certificates: CertSpec[];
+  metrics?: { textfile: string };
+  /** Where the agent keeps its own state (last results, schedule). */
+  stateDir: string;
+}
