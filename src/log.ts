@@ -30,7 +30,9 @@ const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [
 const TOKEN_SHAPE = /\b(hv[sbr]|s|b|r)\.[A-Za-z0-9_-]{20,}/g;
 
 export function redact(text: string): string {
-  let out = text.replace(PRIVATE_KEY_BLOCK, '[redacted private key]').replace(TOKEN_SHAPE, '[redacted token]');
+  let out = text
+    .replace(PRIVATE_KEY_BLOCK, '[redacted private key]')
+    .replace(TOKEN_SHAPE, '[redacted token]');
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.split(secret).join('[redacted]');
   }
@@ -71,7 +73,8 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
       return;
     }
     const parts = [`time=${now().toISOString()}`, `level=${lvl}`, `msg=${quote(redact(msg))}`];
-    for (const [k, v] of Object.entries(all)) if (v !== undefined) parts.push(`${k}=${quote(redact(render(v)))}`);
+    for (const [k, v] of Object.entries(all))
+      if (v !== undefined) parts.push(`${k}=${quote(redact(render(v)))}`);
     write(parts.join(' '));
   };
 

@@ -8,7 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-const GUARD = 'trap "" TERM INT; "$0" "$@" & pid=$!; echo "$pid" >&3; cat >/dev/null; kill $pid 2>/dev/null; wait $pid';
+const GUARD =
+  'trap "" TERM INT; "$0" "$@" & pid=$!; echo "$pid" >&3; cat >/dev/null; kill $pid 2>/dev/null; wait $pid';
 
 export interface GuardedProcess {
   /** PID of the server itself (not of the guard). */

@@ -38,7 +38,11 @@ export async function freePort(): Promise<number> {
 
 export interface ApiResult {
   status: number;
-  body: Record<string, unknown> & { data?: Record<string, unknown>; errors?: string[]; auth?: Record<string, unknown> };
+  body: Record<string, unknown> & {
+    data?: Record<string, unknown>;
+    errors?: string[];
+    auth?: Record<string, unknown>;
+  };
   headers: Headers;
 }
 
