@@ -108,12 +108,16 @@ export class WrappingError extends AgentError {
 }
 
 /** Vault could not be used right now (down, sealed, rate limited, TLS): exit 5 once the deadline passed. */
+export type UnavailableCode =
+  | 'vault-sealed'
+  | 'vault-unavailable'
+  | 'vault-rate-limited'
+  | 'vault-tls'
+  | 'vault-bad-response';
+
 export class VaultUnavailableError extends AgentError {
-  constructor(
-    code: 'vault-sealed' | 'vault-unavailable' | 'vault-rate-limited' | 'vault-tls' | 'vault-bad-response',
-    message: string,
-    options?: AgentErrorOptions,
-  ) {
+  declare readonly code: UnavailableCode;
+  constructor(code: UnavailableCode, message: string, options?: AgentErrorOptions) {
     super(code, ExitCode.vaultUnavailable, message, options);
     this.name = 'VaultUnavailableError';
   }

@@ -2,21 +2,24 @@
  * Runs once per `vitest run`: names the OpenBao version the suite runs against, and afterwards
  * fails the run if any OpenBao or etcd server started by the suite is still alive.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { RUN_ID_VAR, SERVER_MARK_VAR } from './guarded-process.js';
 import { RUN_DIR, vaultBinary, vaultVersion } from './openbao.js';
+
+// Every server the suite starts carries this run's id in its environment (spawnGuarded adds it), so the
+// check below finds exactly this run's servers, not those of another run on the same machine.
+const RUN_ID = `${process.pid}-${randomBytes(4).toString('hex')}`;
 
 function leftovers(): { pid: number; cmd: string }[] {
   const found: { pid: number; cmd: string }[] = [];
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (!environ.includes(`${SERVER_MARK_VAR}=${RUN_ID}`)) continue;
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      if (
-        cmd.includes(RUN_DIR) ||
-        (cmd.includes('server -dev') && cmd.includes('-dev-root-token-id=root-'))
-      ) {
-        if (Number(entry) !== process.pid) found.push({ pid: Number(entry), cmd: cmd.slice(0, 120) });
-      }
+      found.push({ pid: Number(entry), cmd: cmd.slice(0, 120) });
     } catch {
       // process went away
     }
@@ -26,6 +29,7 @@ function leftovers(): { pid: number; cmd: string }[] {
 
 export function setup(): void {
   mkdirSync(RUN_DIR, { recursive: true });
+  process.env[RUN_ID_VAR] = RUN_ID;
   console.log(`[vault-pki-agent tests] OpenBao: ${vaultVersion()} (${vaultBinary()})`);
 }
 

@@ -11,6 +11,11 @@ import { dirname } from 'node:path';
 const GUARD =
   'trap "" TERM INT; "$0" "$@" & pid=$!; echo "$pid" >&3; cat >/dev/null; kill $pid 2>/dev/null; wait $pid';
 
+/** Environment variable naming the test run (set by global-setup, inherited by the test workers). */
+export const RUN_ID_VAR = 'VPA_TEST_RUN_ID';
+/** Marks every guarded server with the run that started it; global-setup checks none survives. */
+export const SERVER_MARK_VAR = 'VPA_TEST_SERVER_OF';
+
 export interface GuardedProcess {
   /** PID of the server itself (not of the guard). */
   readonly pid: number;
@@ -27,7 +32,7 @@ export async function spawnGuarded(
   const log = openSync(options.logFile, 'a');
   const child: ChildProcess = spawn('sh', ['-c', GUARD, command, ...args], {
     stdio: ['pipe', log, log, 'pipe'],
-    env: options.env ?? process.env,
+    env: { ...(options.env ?? process.env), [SERVER_MARK_VAR]: process.env[RUN_ID_VAR] ?? 'standalone' },
     cwd: options.cwd,
   });
   closeSync(log);

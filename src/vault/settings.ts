@@ -1,0 +1,84 @@
+/**
+ * Where and how to reach Vault: config `vault:` block, Vault's own environment variables, and flags.
+ * Precedence follows Vault Agent: flags > environment (VAULT_*) > config file > defaults.
+ * Pure: the caller passes the environment in.
+ */
+import type { VaultSettings } from '../config/types.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { parseDurationSeconds } from '../util/duration.js';
+
+export interface ResolvedVaultSettings {
+  address: string;
+  caCertFile?: string;
+  caPath?: string;
+  namespace?: string;
+  /** Per-request timeout in ms. */
+  requestTimeoutMs: number;
+  /** TLS verification off: only when VAULT_SKIP_VERIFY and --tls-skip-verify agree. */
+  skipVerify: boolean;
+}
+
+export interface VaultFlags {
+  address?: string;
+  tlsSkipVerify?: boolean;
+}
+
+export const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && /^(1|t|true|yes|on)$/i.test(value.trim());
+}
+
+export function resolveVaultSettings(
+  config: Partial<VaultSettings>,
+  env: Record<string, string | undefined>,
+  flags: VaultFlags = {},
+): ResolvedVaultSettings {
+  const address = (
+    flags.address ??
+    nonEmpty(env.VAULT_ADDR) ??
+    config.address ??
+    DEFAULT_VAULT_ADDRESS
+  ).replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new ConfigError(`vault address "${address}" is not a URL (vault.address / VAULT_ADDR)`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(`vault address "${address}" must use http or https (vault.address / VAULT_ADDR)`);
+  }
+
+  let requestTimeoutMs = config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const envTimeout = nonEmpty(env.VAULT_CLIENT_TIMEOUT);
+  if (envTimeout !== undefined) {
+    const seconds = parseDurationSeconds(envTimeout);
+    if (seconds === undefined || seconds <= 0) {
+      throw new ConfigError(`VAULT_CLIENT_TIMEOUT "${envTimeout}" is not a duration (e.g. 30s or 30)`);
+    }
+    requestTimeoutMs = seconds * 1000;
+  }
+
+  const envSkip = truthy(env.VAULT_SKIP_VERIFY);
+  if (envSkip && !flags.tlsSkipVerify) {
+    throw new UsageError(
+      'VAULT_SKIP_VERIFY is set but TLS verification is only turned off when --tls-skip-verify confirms it; ' +
+        'prefer VAULT_CACERT or vault.caCert',
+    );
+  }
+
+  return {
+    address,
+    caCertFile: nonEmpty(env.VAULT_CACERT) ?? config.caCert,
+    caPath: nonEmpty(env.VAULT_CAPATH) ?? config.caPath,
+    namespace: nonEmpty(env.VAULT_NAMESPACE) ?? config.namespace,
+    requestTimeoutMs,
+    skipVerify: flags.tlsSkipVerify === true,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}

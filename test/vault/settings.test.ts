@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { AgentError } from '../../src/errors.js';
+import { parseRetryAfter } from '../../src/vault/map-error.js';
+import { resolveVaultSettings } from '../../src/vault/settings.js';
+
+describe('Vault settings: flags > VAULT_* environment > config > defaults', () => {
+  it('uses the config when no environment is set', () => {
+    const s = resolveVaultSettings({ address: 'https://vault.internal:8200/', caCert: '/etc/ca.pem' }, {});
+    expect(s).toMatchObject({
+      address: 'https://vault.internal:8200',
+      caCertFile: '/etc/ca.pem',
+      skipVerify: false,
+    });
+  });
+
+  it('environment overrides config, flags override environment', () => {
+    const env = {
+      VAULT_ADDR: 'https://env:8200',
+      VAULT_CACERT: '/env/ca.pem',
+      VAULT_CAPATH: '/env/cas',
+      VAULT_NAMESPACE: 'team-a',
+      VAULT_CLIENT_TIMEOUT: '7s',
+    };
+    const s = resolveVaultSettings({ address: 'https://cfg:8200', caCert: '/cfg/ca.pem' }, env);
+    expect(s).toMatchObject({
+      address: 'https://env:8200',
+      caCertFile: '/env/ca.pem',
+      caPath: '/env/cas',
+      namespace: 'team-a',
+      requestTimeoutMs: 7000,
+    });
+    expect(resolveVaultSettings({}, env, { address: 'http://flag:1' }).address).toBe('http://flag:1');
+  });
+
+  it('refuses VAULT_SKIP_VERIFY unless --tls-skip-verify confirms it', () => {
+    const err = (() => {
+      try {
+        resolveVaultSettings({}, { VAULT_SKIP_VERIFY: 'true' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(AgentError.is(err) && err.exitCode).toBe(2);
+    expect(resolveVaultSettings({}, { VAULT_SKIP_VERIFY: '1' }, { tlsSkipVerify: true }).skipVerify).toBe(
+      true,
+    );
+  });
+
+  it('rejects a bad address or timeout as a config error (exit 3)', () => {
+    expect(() => resolveVaultSettings({ address: 'not a url' }, {})).toThrow(/not a URL/);
+    expect(() => resolveVaultSettings({}, { VAULT_CLIENT_TIMEOUT: 'soon' })).toThrow(/VAULT_CLIENT_TIMEOUT/);
+  });
+
+  it('parses Retry-After seconds and HTTP dates', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+});
