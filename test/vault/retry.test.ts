@@ -24,7 +24,13 @@ describe('backoff with full jitter', () => {
 describe('withRetry', () => {
   const fakeClock = () => {
     let t = 0;
-    return { now: () => t, sleep: async (ms: number) => void (t += ms), random: () => 0.5 };
+    return {
+      now: () => t,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+      random: () => 0.5,
+    };
   };
 
   it('retries retryable errors until success', async () => {
