@@ -81,6 +81,24 @@ export interface VaultSettings {
   requestTimeoutMs?: number;
 }
 
+/** PKI mount path per CA (default `etcd/<c>/pki`, `k8s/<c>/pki`, `k8s-front-proxy/<c>/pki`). */
+export interface MountNaming {
+  etcd: string;
+  kubernetes: string;
+  frontProxy: string;
+}
+
+/** The node-level values presets fill in (SPEC "Presets": `<node>`, `<ip>`, `<lb>`, `<svc>`, `<domain>`). */
+export interface NodeParams {
+  name: string;
+  /** Primary address; undefined when the host has none and the config sets none. */
+  ip?: string;
+  /** Optional load balancer name or address; omitted from SANs when empty. */
+  loadBalancer?: string;
+  serviceIp: string;
+  dnsDomain: string;
+}
+
 export interface AgentConfig {
   cluster: string;
   vault: VaultSettings;
@@ -88,4 +106,8 @@ export interface AgentConfig {
   metrics?: { textfile: string };
   /** Where the agent keeps its own state (last results, schedule). */
   stateDir: string;
+  /** Resolved mount naming (always set by parseConfig; `provision` uses it). */
+  mounts?: MountNaming;
+  /** Resolved node parameters (always set by parseConfig). */
+  node?: NodeParams;
 }

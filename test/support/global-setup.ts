@@ -2,10 +2,11 @@
  * Runs once per `vitest run`: names the OpenBao version the suite runs against, and afterwards
  * fails the run if any OpenBao or etcd server started by the suite is still alive.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { RUN_ID_VAR, SERVER_MARK_VAR } from './guarded-process.js';
-import { RUN_DIR, vaultBinary, vaultVersion } from './openbao.js';
+import { REPO_ROOT, RUN_DIR, vaultBinary, vaultVersion } from './openbao.js';
 
 // Every server the suite starts carries this run's id in its environment (spawnGuarded adds it), so the
 // check below finds exactly this run's servers, not those of another run on the same machine.
@@ -29,6 +30,8 @@ function leftovers(): { pid: number; cmd: string }[] {
 
 export function setup(): void {
   mkdirSync(RUN_DIR, { recursive: true });
+  // Tests run the agent the way a node does: the bundled single file, built from the current sources.
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, stdio: 'inherit' });
   process.env[RUN_ID_VAR] = RUN_ID;
   console.log(`[vault-pki-agent tests] OpenBao: ${vaultVersion()} (${vaultBinary()})`);
 }

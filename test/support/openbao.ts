@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type GuardedProcess, spawnGuarded } from './guarded-process.js';
@@ -65,14 +65,31 @@ export interface TestVault {
   stop(): Promise<void>;
   /** Start again on the same port with the same root token (empty state). */
   restart(): Promise<void>;
+  /**
+   * Request paths Vault itself recorded in its file audit device since the server started (or since
+   * `markAudit()`), in order: an independent count of what a client asked. Needs `audit: true`.
+   */
+  auditedPaths(): string[];
+  markAudit(): void;
 }
 
-export async function startOpenBao(options: { name?: string } = {}): Promise<TestVault> {
+export async function startOpenBao(options: { name?: string; audit?: boolean } = {}): Promise<TestVault> {
   const port = await freePort();
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
   const address = `http://127.0.0.1:${port}`;
   const logFile = join(RUN_DIR, `openbao-${options.name ?? 'test'}-${port}.log`);
   let proc: GuardedProcess;
+  const auditFile = join(RUN_DIR, `openbao-${port}-audit.log`);
+  const configFile = join(RUN_DIR, `openbao-${port}.hcl`);
+  let auditOffset = 0;
+  if (options.audit) {
+    mkdirSync(RUN_DIR, { recursive: true });
+    // OpenBao only enables audit devices declaratively (not through sys/audit).
+    writeFileSync(
+      configFile,
+      `audit "file" "counter" {\n  options {\n    file_path = "${auditFile}"\n  }\n}\n`,
+    );
+  }
 
   const launch = async () => {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
@@ -85,6 +102,7 @@ export async function startOpenBao(options: { name?: string } = {}): Promise<Tes
         `-dev-listen-address=127.0.0.1:${port}`,
         '-dev-no-store-token',
         '-log-level=warn',
+        ...(options.audit ? [`-config=${configFile}`] : []),
       ],
       { env, logFile },
     );
@@ -133,6 +151,19 @@ export async function startOpenBao(options: { name?: string } = {}): Promise<Tes
     },
     restart: async () => {
       await launch();
+    },
+    auditedPaths: () => {
+      if (!options.audit) throw new Error('start the server with { audit: true }');
+      const text = existsSync(auditFile) ? readFileSync(auditFile, 'utf8').slice(auditOffset) : '';
+      return text
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { type: string; request?: { path?: string } })
+        .filter((entry) => entry.type === 'request')
+        .map((entry) => String(entry.request?.path));
+    },
+    markAudit: () => {
+      auditOffset = existsSync(auditFile) ? readFileSync(auditFile, 'utf8').length : 0;
     },
   };
 }

@@ -1,0 +1,33 @@
+// Median wall time of `node dist/vault-pki-agent.mjs --version` beside `node -e 0`, alternating runs.
+import { spawnSync } from 'node:child_process';
+
+export function measureStartup(runs = 41) {
+  const cases = {
+    'node -e 0': [process.execPath, ['-e', '0']],
+    'vault-pki-agent --version': [process.execPath, ['dist/vault-pki-agent.mjs', '--version']],
+    'vault-pki-agent --help': [process.execPath, ['dist/vault-pki-agent.mjs', '--help']],
+  };
+  const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const [name, [cmd, args]] of Object.entries(cases)) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(cmd, args, { stdio: 'ignore' });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.status !== 0) throw new Error(`${name} exited ${r.status}`);
+      if (i > 0) times[name].push(ms); // first round warms the page cache
+    }
+  }
+  const median = (a) => {
+    const s = [...a].sort((x, y) => x - y);
+    return s[Math.floor(s.length / 2)];
+  };
+  return Object.fromEntries(
+    Object.entries(times).map(([k, v]) => [k, { median: median(v), runs: v.length }]),
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = measureStartup();
+  for (const [k, v] of Object.entries(r))
+    console.log(`${k.padEnd(28)} median ${v.median.toFixed(1)} ms (${v.runs} runs)`);
+}

@@ -1,0 +1,241 @@
+/**
+ * One pass over the configured certificates: decide per set (with a reason), issue only what is due,
+ * verify before exposing, switch each set atomically, then run each affected unit's action once.
+ * Talks to the world only through the ports it is given, so tests and `run` reuse it as is.
+ */
+import type { AgentConfig, CertSpec, FilesSpec } from '../config/types.js';
+import { AgentError } from '../errors.js';
+import type { CertificateSetReading, WriteCertificateSetResult } from '../files/atomic-writer.js';
+import type { Logger } from '../log.js';
+import { prepareCertificateSet } from '../pki/assemble.js';
+import { createCsr } from '../pki/csr.js';
+import { inspectCertificateSet, type ReissueVerdict } from '../pki/inspect-set.js';
+import { generateKey } from '../pki/keys.js';
+import type { PlannedAction } from '../plan/actions.js';
+import { planActions } from '../plan/actions.js';
+import type { ActionRecord } from '../services/run-actions.js';
+import type { CertificateAnswer, VaultClient, VaultResult } from '../vault/vault-client.js';
+
+export interface CertificateStore {
+  read(spec: FilesSpec): Promise<CertificateSetReading>;
+  write(
+    spec: FilesSpec,
+    files: { cert: string; key: string; ca: string; fullchain: string },
+  ): Promise<WriteCertificateSetResult>;
+}
+
+export interface PassPorts {
+  vault: VaultClient;
+  store: CertificateStore;
+  runActions: (planned: PlannedAction[]) => Promise<ActionRecord[]>;
+  log: Logger;
+  now: () => Date;
+}
+
+export interface PassOptions {
+  dryRun?: boolean;
+  /** Sets issued at once (Vault handles parallel sign requests well; keep it modest for a fleet). */
+  concurrency?: number;
+}
+
+export type CertificateAction = 'up-to-date' | 'issued' | 'would-issue' | 'failed';
+
+export interface CertificateOutcome {
+  name: string;
+  action: CertificateAction;
+  verdict?: ReissueVerdict;
+  serial?: string;
+  notAfter?: Date;
+  renewalTime?: Date;
+  changed: boolean;
+  warnings: string[];
+  error?: AgentError;
+}
+
+export interface PassResult {
+  outcomes: CertificateOutcome[];
+  actions: ActionRecord[];
+  /** The first failure in config order (its exit code is the pass's), if any. */
+  failure?: AgentError;
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function asAgentError(error: unknown, name: string): AgentError {
+  if (AgentError.is(error)) return error;
+  return new AgentError(
+    'internal',
+    1,
+    `certificate "${name}": ${(error as Error)?.message ?? String(error)}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+function toVaultData(answer: CertificateAnswer) {
+  return {
+    certificate: answer.certificate,
+    issuing_ca: answer.issuingCa,
+    ca_chain: answer.caChain,
+    private_key: answer.privateKey,
+    serial_number: answer.serialNumber,
+    expiration: answer.expiration,
+  };
+}
+
+async function requestCertificate(
+  spec: CertSpec,
+  vault: VaultClient,
+): Promise<{ result: VaultResult<CertificateAnswer>; keyPem?: string }> {
+  const req = {
+    commonName: spec.commonName,
+    altNames: spec.dnsSans,
+    ipSans: spec.ipSans,
+    ttl: spec.ttlSeconds,
+  };
+  if (spec.mode === 'issue') {
+    const result = await vault.issue(
+      spec.mount,
+      spec.role,
+      { ...req, keyType: spec.key.type, keyBits: spec.key.bits },
+      { certName: spec.name },
+    );
+    return { result };
+  }
+  const key = await generateKey(spec.key);
+  const csr = createCsr(key, { commonName: spec.commonName, dnsSans: spec.dnsSans, ipSans: spec.ipSans });
+  const result = await vault.sign(spec.mount, spec.role, csr, req, { certName: spec.name });
+  return { result, keyPem: key.privateKeyPem };
+}
+
+export async function runCertificatePass(
+  config: AgentConfig,
+  ports: PassPorts,
+  options: PassOptions = {},
+): Promise<PassResult> {
+  const { vault, store, log } = ports;
+  const specs = config.certificates;
+
+  // One CA read per mount (unauthenticated, cheap): tells "CA changed" and anchors chain checks.
+  const mounts = [...new Set(specs.map((s) => s.mount))];
+  const caByMount = new Map<string, string>();
+  await Promise.all(
+    mounts.map(async (mount) => {
+      const chain = await vault.readCaChain(mount);
+      caByMount.set(mount, chain[0] as string);
+    }),
+  );
+
+  const outcomes = await mapLimit(
+    specs,
+    options.concurrency ?? 4,
+    async (spec): Promise<CertificateOutcome> => {
+      const clog = log.child({ certificate: spec.name });
+      try {
+        const reading = await store.read(spec.files);
+        const inspection = inspectCertificateSet({
+          current: { cert: reading.files.cert, key: reading.files.key, ca: reading.files.ca },
+          spec,
+          now: ports.now(),
+          mountCaPem: caByMount.get(spec.mount),
+        });
+        if (!inspection.verdict) {
+          clog.info('certificate up to date', {
+            not_after: inspection.leaf?.notAfter.toISOString(),
+            renew_at: inspection.renewalTime?.toISOString(),
+          });
+          return {
+            name: spec.name,
+            action: 'up-to-date',
+            serial: inspection.leaf?.serial,
+            notAfter: inspection.leaf?.notAfter,
+            renewalTime: inspection.renewalTime,
+            changed: false,
+            warnings: [],
+          };
+        }
+        const verdict = inspection.verdict;
+        if (options.dryRun) {
+          clog.info('would issue', { reason: verdict.reason, detail: verdict.message });
+          return { name: spec.name, action: 'would-issue', verdict, changed: false, warnings: [] };
+        }
+        clog.info('issuing', {
+          reason: verdict.reason,
+          detail: verdict.message,
+          mount: spec.mount,
+          role: spec.role,
+        });
+        const { result, keyPem } = await requestCertificate(spec, vault);
+        const prepared = prepareCertificateSet({
+          name: spec.name,
+          data: toVaultData(result.data),
+          privateKeyPem: keyPem,
+          expected: {
+            commonName: spec.commonName,
+            dnsSans: spec.dnsSans,
+            ipSans: spec.ipSans,
+            usages: spec.usages,
+          },
+          now: ports.now(),
+        });
+        if (prepared.verification.clockSkewSeconds) {
+          clog.warn('certificate starts in the future of the local clock: check time sync', {
+            skew_s: prepared.verification.clockSkewSeconds,
+          });
+        }
+        const written = await store.write(spec.files, {
+          cert: prepared.pems.cert,
+          key: prepared.pems.key,
+          ca: prepared.pems.ca,
+          fullchain: prepared.pems.fullchain ?? prepared.pems.cert,
+        });
+        for (const w of written.warnings) clog.warn('write warning', { detail: w });
+        clog.info('certificate written', {
+          dir: spec.files.dir,
+          generation: written.generation,
+          serial: prepared.leaf.serial,
+          not_after: prepared.leaf.notAfter.toISOString(),
+        });
+        return {
+          name: spec.name,
+          action: 'issued',
+          verdict,
+          serial: prepared.leaf.serial,
+          notAfter: prepared.leaf.notAfter,
+          changed: written.changed,
+          warnings: result.warnings,
+        };
+      } catch (error) {
+        const e = asAgentError(error, spec.name);
+        clog.error('certificate failed', { error: e.message, code: e.code });
+        return { name: spec.name, action: 'failed', changed: false, warnings: [], error: e };
+      }
+    },
+  );
+
+  const changed = outcomes.filter((o) => o.changed).map((o) => o.name);
+  let actions: ActionRecord[] = [];
+  let failure = outcomes.find((o) => o.error)?.error;
+  if (!options.dryRun && changed.length > 0) {
+    try {
+      actions = await ports.runActions(planActions(changed, specs));
+    } catch (error) {
+      const e = asAgentError(error, 'actions');
+      actions = (error as { records?: ActionRecord[] }).records ?? [];
+      failure = failure ?? e;
+    }
+  }
+  return { outcomes, actions, failure };
+}

@@ -1,0 +1,34 @@
+/** Reads the config file and the host facts its variables need, then hands both to the pure parser. */
+import { readFile } from 'node:fs/promises';
+import { needsEc2, parseConfig } from '../config/index.js';
+import type { AgentConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { readHostFacts } from '../host/host-facts.js';
+import { createImdsClient } from '../host/imds.js';
+import type { Ec2Key } from '../host/types.js';
+
+const EC2_KEYS: readonly Ec2Key[] = ['local-ipv4', 'local-hostname', 'public-ipv4', 'instance-id'];
+
+export async function loadConfig(
+  path: string,
+  env: Record<string, string | undefined>,
+): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file (give --config)' : code}`,
+      { cause: error },
+    );
+  }
+  const hostPromise = readHostFacts();
+  // Instance metadata only when the config asks for it: off EC2 this would otherwise cost a timeout.
+  const wanted = needsEc2(text) ? EC2_KEYS.filter((k) => text.includes(`\${ec2.${k}}`)) : [];
+  const [host, ec2] = await Promise.all([
+    hostPromise,
+    wanted.length > 0 ? createImdsClient().get(wanted) : Promise.resolve(undefined),
+  ]);
+  return parseConfig(text, { host, ec2, env }, { source: path });
+}

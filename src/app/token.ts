@@ -1,0 +1,121 @@
+/**
+ * Where the Vault token comes from (SPEC "Token sources", in order): --token-file, config vault.tokenFile,
+ * VAULT_TOKEN, ~/.vault-token. The token is registered with the logger's redaction at once.
+ * A response-wrapped token is unwrapped once and the unwrapped token replaces it in its file (0600).
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ConfigError, VaultRefusedError } from '../errors.js';
+import { type Logger, registerSecret } from '../log.js';
+import type { VaultClient } from '../vault/vault-client.js';
+
+export interface TokenSource {
+  token: string;
+  /** Where it came from, for messages: a path or `VAULT_TOKEN`. */
+  origin: string;
+  /** The file it was read from, when it came from one. */
+  file?: string;
+}
+
+export interface TokenSourceInput {
+  flagFile?: string;
+  configFile?: string;
+  env: Record<string, string | undefined>;
+  home?: string;
+  log: Logger;
+}
+
+async function readTokenFile(path: string, origin: string, log: Logger): Promise<TokenSource> {
+  let text: string;
+  try {
+    const st = await stat(path);
+    if ((st.mode & 0o077) !== 0) {
+      log.warn('token file is readable by group or others: chmod 600 it', {
+        file: path,
+        mode: (st.mode & 0o777).toString(8),
+      });
+    }
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the agent' : code;
+    throw new ConfigError(`token file ${path} (${origin}) ${why}`, { cause: error });
+  }
+  const token = text.trim();
+  if (!token) throw new ConfigError(`token file ${path} (${origin}) is empty`);
+  if (/\s/.test(token)) throw new ConfigError(`token file ${path} (${origin}) holds more than one word`);
+  registerSecret(token);
+  return { token, origin: path, file: path };
+}
+
+export async function resolveToken(input: TokenSourceInput): Promise<TokenSource> {
+  if (input.flagFile) return readTokenFile(input.flagFile, '--token-file', input.log);
+  if (input.configFile) return readTokenFile(input.configFile, 'vault.tokenFile', input.log);
+  const fromEnv = input.env.VAULT_TOKEN?.trim();
+  if (fromEnv) {
+    registerSecret(fromEnv);
+    return { token: fromEnv, origin: 'VAULT_TOKEN' };
+  }
+  const home = input.home ?? homedir();
+  const helper = join(home, '.vault-token');
+  try {
+    await stat(helper);
+  } catch {
+    throw new ConfigError(
+      'no Vault token: give --token-file, set vault.tokenFile in the config, set VAULT_TOKEN, or log in (~/.vault-token)',
+    );
+  }
+  return readTokenFile(helper, '~/.vault-token', input.log);
+}
+
+/** Replace a file's content atomically; the new file is 0600 from the moment it exists. */
+export async function writeSecretFile(path: string, content: string): Promise<void> {
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (error) {
+    await unlink(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+const TOKEN_CREATING_PATH = /^auth\/token\/create(-orphan)?(\/[^/]+)?$/;
+
+/**
+ * Unwrap a response-wrapped token (checked to come from a token-creating path) and persist the result
+ * in place of the wrapping token, so the next start does not try to unwrap again.
+ */
+export async function unwrapTokenSource(
+  source: TokenSource,
+  vault: VaultClient,
+  log: Logger,
+): Promise<TokenSource> {
+  const token = await vault.unwrapToken(source.token, (path) => TOKEN_CREATING_PATH.test(path));
+  if (source.file) {
+    try {
+      await writeSecretFile(source.file, `${token}\n`);
+    } catch (error) {
+      throw new VaultRefusedError(
+        'token-invalid',
+        `unwrapped the token but could not store it in ${source.file}: ${(error as Error).message}; ` +
+          'the wrapping token is now used, create a new one',
+        { cause: error },
+      );
+    }
+    log.info('response-wrapped token unwrapped and stored', { file: source.file });
+  } else {
+    log.info('response-wrapped token unwrapped (kept in memory only)', { origin: source.origin });
+  }
+  vault.setToken(token);
+  return { ...source, token };
+}

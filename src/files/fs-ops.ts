@@ -1,0 +1,85 @@
+/**
+ * The few filesystem primitives the writer is built from, each translating errno into a
+ * WriteError that names the file and the errno (never the content).
+ */
+import { constants } from 'node:fs';
+import { open, rename, rm, symlink } from 'node:fs/promises';
+import { AgentError, WriteError } from '../errors.js';
+import type { Ownership } from './owners.js';
+
+export function errnoOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Wrap a foreign error: `cannot <action> <path>: ENOSPC (no space left on device)`. */
+export function toWriteError(error: unknown, action: string, path: string): AgentError {
+  if (AgentError.is(error)) return error;
+  const errno = errnoOf(error) ?? 'unknown';
+  const reason =
+    error instanceof Error ? error.message.replace(/^[A-Z]+: /, '').split(',')[0] : String(error);
+  return new WriteError('write-failed', `cannot ${action} ${path}: ${errno} (${reason})`, {
+    cause: error,
+    details: { path, errno },
+  });
+}
+
+/** Run `fn`, turning any errno failure into WriteError('write-failed') about `path`. */
+export async function attempt<T>(action: string, path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toWriteError(error, action, path);
+  }
+}
+
+/**
+ * Create a new file with `data`: opened O_CREAT|O_EXCL|O_NOFOLLOW at 0600 (so a key is never
+ * readable by anyone else, whatever the umask), owned, then set to its final `mode`, fsync'd.
+ */
+export async function writeNewFile(
+  path: string,
+  data: Uint8Array,
+  mode: number,
+  ids: Ownership,
+): Promise<void> {
+  await attempt('write', path, async () => {
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    const fh = await open(path, flags, 0o600);
+    try {
+      await fh.writeFile(data);
+      if (ids.uid !== undefined || ids.gid !== undefined) await fh.chown(ids.uid ?? -1, ids.gid ?? -1);
+      // After chown: chown may clear set-id bits, and the final mode is exact, not umask-reduced.
+      await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
+}
+
+/** fsync a directory so that entries created or renamed in it survive a power loss. */
+export async function syncDirectory(path: string): Promise<void> {
+  await attempt('fsync', path, async () => {
+    const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
+}
+
+/** Point `path` at `target` atomically: a temporary symlink renamed over the old entry. */
+export async function replaceSymlink(path: string, tmpPath: string, target: string): Promise<void> {
+  await attempt('link', path, async () => {
+    await rm(tmpPath, { force: true });
+    await symlink(target, tmpPath);
+    try {
+      await rename(tmpPath, path);
+    } catch (error) {
+      await rm(tmpPath, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  });
+}

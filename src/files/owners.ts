@@ -1,0 +1,90 @@
+/**
+ * Turns `files.owner` / `files.group` names into numeric ids before anything is written, so a
+ * typo fails the run up front instead of leaving a half-owned set behind. Local files first
+ * (/etc/passwd, /etc/group), then `getent` for NSS sources (LDAP, sssd).
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
+
+export interface Ownership {
+  /** undefined = leave the owner as created (the agent's user). */
+  uid?: number;
+  /** undefined = leave the group as created. */
+  gid?: number;
+}
+
+export interface OwnershipSources {
+  passwdPath?: string;
+  groupPath?: string;
+  /** Look a name up through NSS; resolves the matching line or undefined. */
+  getent?: (database: 'passwd' | 'group', name: string) => Promise<string | undefined>;
+}
+
+/** name -> uid from /etc/passwd text (`name:x:uid:gid:...`). */
+export function parsePasswd(text: string): Map<string, number> {
+  return parseIdFile(text, 2);
+}
+
+/** name -> gid from /etc/group text (`name:x:gid:members`). */
+export function parseGroup(text: string): Map<string, number> {
+  return parseIdFile(text, 2);
+}
+
+function parseIdFile(text: string, idField: number): Map<string, number> {
+  const ids = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(':');
+    const name = fields[0];
+    const id = fields[idField];
+    if (!name || id === undefined || !/^\d+$/.test(id)) continue;
+    // The first entry wins, as in getpwnam(3) over files.
+    if (!ids.has(name)) ids.set(name, Number(id));
+  }
+  return ids;
+}
+
+function runGetent(database: 'passwd' | 'group', name: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('getent', [database, name], { timeout: 5000 }, (error, stdout) => {
+      // Exit 2 = not found; a missing getent binary is treated the same way.
+      resolve(error ? undefined : stdout.split('\n')[0]);
+    });
+  });
+}
+
+async function lookup(
+  kind: 'owner' | 'group',
+  name: string,
+  path: string,
+  getent: (database: 'passwd' | 'group', name: string) => Promise<string | undefined>,
+): Promise<number> {
+  if (/^\d+$/.test(name)) return Number(name);
+  const database = kind === 'owner' ? 'passwd' : 'group';
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const local = parseIdFile(text, 2).get(name);
+  if (local !== undefined) return local;
+  const line = await getent(database, name);
+  const id = line ? parseIdFile(line, 2).get(name) : undefined;
+  if (id !== undefined) return id;
+  throw new ConfigError(
+    `files.${kind} "${name}" is not a known ${kind === 'owner' ? 'user' : 'group'} on this host (${path}, getent ${database})`,
+    { details: { [kind]: name } },
+  );
+}
+
+/** Numeric owner/group for a set; names are checked here, before any file is written. */
+export async function resolveOwnership(
+  owner: string | undefined,
+  group: string | undefined,
+  sources: OwnershipSources = {},
+): Promise<Ownership> {
+  const getent = sources.getent ?? runGetent;
+  const result: Ownership = {};
+  if (owner !== undefined && owner !== '')
+    result.uid = await lookup('owner', owner, sources.passwdPath ?? '/etc/passwd', getent);
+  if (group !== undefined && group !== '')
+    result.gid = await lookup('group', group, sources.groupPath ?? '/etc/group', getent);
+  return result;
+}

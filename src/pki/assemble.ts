@@ -1,0 +1,169 @@
+/**
+ * Turns a Vault `sign`/`issue` answer into the four files of a set, then checks it before anyone
+ * sees it. Decisions (see also docs in the report / README section on files):
+ *
+ * - cert.pem: the leaf only.
+ * - key.pem: PKCS#8 `PRIVATE KEY`, whether we generated it (sign) or Vault did (issue: Vault's
+ *   PKCS#1/SEC1 answer is converted), so the file format does not depend on the mode.
+ * - ca.pem: the mount's CA chain as Vault reports it, ordered issuer first up to the root:
+ *   `ca_chain` (issuer + parents since Vault 1.11), else `issuing_ca`. For a mount with its own
+ *   root (the default) that is exactly one certificate. For an intermediate mount it holds the
+ *   intermediate and its parents, so a verifier that trusts ca.pem accepts a peer presenting only
+ *   cert.pem (Go and OpenSSL both treat every certificate in the trust file as an anchor); the trust
+ *   scope is the same as the root alone.
+ * - fullchain.pem: the leaf plus every non-self-signed CA of that chain (the intermediates). A
+ *   self-signed root is never included: a peer must already trust it, and TLS lets senders omit it
+ *   (RFC 8446 4.4.2). For a root mount, fullchain.pem therefore equals cert.pem.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { AgentError, VaultUnavailableError } from '../errors.js';
+import { isIssuedBy, isSelfSigned, uniqueCertificates } from './chain.js';
+import type { CertificateInfo } from './inspect.js';
+import { joinPem, parseCertificates, parsePrivateKey, privateKeyToPem } from './pem.js';
+import {
+  assertCertificateSetValid,
+  type CertificateSetPems,
+  type ExpectedCertificate,
+  type VerificationResult,
+} from './verify.js';
+
+/** The `data` of a Vault/OpenBao `<mount>/sign/<role>` or `<mount>/issue/<role>` answer. */
+export interface VaultCertificateData {
+  certificate?: unknown;
+  issuing_ca?: unknown;
+  /** An array of PEM strings in sign/issue answers; tolerated as one PEM string too. May be absent. */
+  ca_chain?: unknown;
+  /** Only from `issue`. */
+  private_key?: unknown;
+  private_key_type?: unknown;
+  serial_number?: unknown;
+  expiration?: unknown;
+}
+
+export interface AssembledSet {
+  pems: Required<CertificateSetPems>;
+  /** PEM of the CA that signed the leaf (what `GET <mount>/ca/pem` serves). */
+  mountCa: string;
+}
+
+function badResponse(name: string, reason: string, cause?: unknown): VaultUnavailableError {
+  return new VaultUnavailableError('vault-bad-response', `certificate "${name}": Vault answer ${reason}`, {
+    cause,
+    retryable: true,
+    details: { certificate: name },
+  });
+}
+
+function parseField(name: string, field: string, value: unknown): X509Certificate[] {
+  if (typeof value !== 'string') throw badResponse(name, `has no ${field} string`);
+  try {
+    return parseCertificates(value, `${field}`);
+  } catch (error) {
+    throw AgentError.is(error) ? badResponse(name, `field ${error.message}`, error) : error;
+  }
+}
+
+function caCandidates(name: string, data: VaultCertificateData): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  const raw = data.ca_chain;
+  if (Array.isArray(raw)) {
+    for (const [i, pem] of raw.entries()) chain.push(...parseField(name, `ca_chain[${i}]`, pem));
+  } else if (typeof raw === 'string' && raw.trim() !== '') chain.push(...parseField(name, 'ca_chain', raw));
+  else if (raw !== undefined && raw !== null && raw !== '')
+    throw badResponse(name, 'has a ca_chain of an unexpected type');
+  const issuing =
+    data.issuing_ca === undefined || data.issuing_ca === ''
+      ? []
+      : parseField(name, 'issuing_ca', data.issuing_ca);
+  if (chain.length === 0 && issuing.length === 0)
+    throw badResponse(name, 'has neither ca_chain nor issuing_ca');
+  return uniqueCertificates([...issuing, ...chain]);
+}
+
+/**
+ * The four files of a set from Vault's answer. `privateKeyPem` is the key we generated (sign);
+ * leave it out for issue, where the key comes from the answer. Throws VaultUnavailableError
+ * ('vault-bad-response') for a malformed or incomplete answer. Does not verify: see
+ * `prepareCertificateSet`.
+ */
+export function assembleCertificateSet(
+  name: string,
+  data: VaultCertificateData,
+  privateKeyPem?: string,
+): AssembledSet {
+  if (typeof data !== 'object' || data === null) throw badResponse(name, 'has no data');
+  const leafCerts = parseField(name, 'certificate', data.certificate);
+  const leaf = leafCerts[0]!;
+  const cas = uniqueCertificates([...leafCerts.slice(1), ...caCandidates(name, data)]).filter(
+    (c) => c.fingerprint256 !== leaf.fingerprint256,
+  );
+
+  let key: string;
+  if (privateKeyPem !== undefined) {
+    if (data.private_key !== undefined && data.private_key !== '')
+      throw badResponse(name, 'carries a private key although the CSR was ours');
+    key = privateKeyPem;
+  } else {
+    if (typeof data.private_key !== 'string' || data.private_key === '')
+      throw badResponse(name, 'has no private_key (issue mode)');
+    try {
+      key = privateKeyToPem(parsePrivateKey(data.private_key, 'private_key'));
+    } catch (error) {
+      throw AgentError.is(error) ? badResponse(name, `field ${error.message}`, error) : error;
+    }
+  }
+
+  // Order the CAs from the leaf's issuer up to the root; CAs off that path stay in ca.pem after
+  // it (Vault sent them as part of the mount's chain) but never go into fullchain.pem.
+  const ordered: X509Certificate[] = [];
+  let current = leaf;
+  for (let i = 0; i < cas.length; i++) {
+    const parent = cas.find((c) => !ordered.includes(c) && isIssuedBy(current, c));
+    if (!parent) break;
+    ordered.push(parent);
+    if (isSelfSigned(parent)) break;
+    current = parent;
+  }
+  const caList = [...ordered, ...cas.filter((c) => !ordered.includes(c))];
+  const intermediates = ordered.filter((c) => !isSelfSigned(c));
+  // When nothing in the answer signed the leaf, verification reports it against issuing_ca.
+  const issuer = ordered[0] ?? caList[0]!;
+  return {
+    pems: {
+      cert: joinPem([leaf]),
+      key,
+      ca: joinPem(caList),
+      fullchain: joinPem([leaf, ...intermediates]),
+    },
+    mountCa: joinPem([issuer]),
+  };
+}
+
+export interface PreparedSet extends AssembledSet {
+  leaf: CertificateInfo;
+  verification: VerificationResult;
+}
+
+/**
+ * Assemble and verify in one step: what the issuing code calls before handing the files to the
+ * writer. Throws WriteError('verification-failed') naming the certificate and every problem.
+ */
+export function prepareCertificateSet(input: {
+  name: string;
+  data: VaultCertificateData;
+  privateKeyPem?: string;
+  expected: ExpectedCertificate;
+  now: Date;
+  clockSkewToleranceSeconds?: number;
+}): PreparedSet {
+  const assembled = assembleCertificateSet(input.name, input.data, input.privateKeyPem);
+  const verification = assertCertificateSetValid({
+    name: input.name,
+    pems: assembled.pems,
+    expected: input.expected,
+    mountCaPem: assembled.mountCa,
+    now: input.now,
+    clockSkewToleranceSeconds: input.clockSkewToleranceSeconds,
+  });
+  return { ...assembled, leaf: verification.leaf!, verification };
+}

@@ -1,0 +1,77 @@
+/**
+ * PEM text -> Node crypto objects, with typed errors instead of crashes. Error messages name what
+ * was being parsed and why it failed, never the content (a key PEM must not reach a log line).
+ */
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { WriteError } from '../errors.js';
+
+const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
+const BASE64 = /^[A-Za-z0-9+/=\s]*$/;
+
+/** A certificate, key or bundle that cannot be used. `what` names the input, e.g. `etcd-peer cert.pem`. */
+export function malformedInput(what: string, reason: string, cause?: unknown): WriteError {
+  return new WriteError('verification-failed', `${what}: ${reason}`, {
+    cause,
+    details: { input: what },
+  });
+}
+
+/**
+ * Every certificate in a PEM bundle, in order. Text outside the blocks (openssl's `subject=` lines)
+ * is ignored; a block of another type (a key in a certificate bundle), a truncated block or bytes
+ * that are not a certificate are errors.
+ */
+export function parseCertificates(text: string, what: string): X509Certificate[] {
+  if (typeof text !== 'string' || text.trim() === '') throw malformedInput(what, 'empty');
+  const certs: X509Certificate[] = [];
+  let consumed = 0;
+  for (const m of text.matchAll(BLOCK)) {
+    const [, begin, body = '', end] = m;
+    if (begin !== end) throw malformedInput(what, `PEM block BEGIN ${begin} ends with END ${end}`);
+    if (begin !== 'CERTIFICATE')
+      throw malformedInput(what, `unexpected PEM block "${begin}" (expected CERTIFICATE)`);
+    if (!BASE64.test(body))
+      throw malformedInput(what, `certificate #${certs.length + 1} is not valid base64`);
+    try {
+      certs.push(new X509Certificate(Buffer.from(body.replace(/\s+/g, ''), 'base64')));
+    } catch (error) {
+      throw malformedInput(what, `certificate #${certs.length + 1} cannot be parsed`, error);
+    }
+    consumed = (m.index ?? 0) + m[0].length;
+  }
+  if (text.indexOf('-----BEGIN', consumed) >= 0) throw malformedInput(what, 'truncated PEM block');
+  if (certs.length === 0) throw malformedInput(what, 'no PEM certificate found');
+  return certs;
+}
+
+/** The certificates of a bundle as canonical PEM strings (64-column base64, `\n` line ends). */
+export function splitPemBundle(text: string, what: string): string[] {
+  return parseCertificates(text, what).map((c) => c.toString());
+}
+
+/** Canonical PEM for a list of certificates (each ends with a newline). */
+export function joinPem(certs: readonly (X509Certificate | string)[]): string {
+  return certs.map((c) => (typeof c === 'string' ? c : c.toString()).trimEnd() + '\n').join('');
+}
+
+/** A private key in PKCS#8, PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM. */
+export function parsePrivateKey(text: string, what: string): KeyObject {
+  if (typeof text !== 'string' || text.trim() === '') throw malformedInput(what, 'empty');
+  const m = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----/.exec(text);
+  if (!m) {
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text))
+      throw malformedInput(what, 'the private key is encrypted');
+    throw malformedInput(what, 'no PEM private key found');
+  }
+  try {
+    return createPrivateKey({ key: text, format: 'pem' });
+  } catch (error) {
+    // Node's message names the decoder failure, not the key material.
+    throw malformedInput(what, `private key cannot be parsed (${(error as Error).message})`);
+  }
+}
+
+/** PKCS#8 PEM (`PRIVATE KEY`) for a private key, whatever form it came in. */
+export function privateKeyToPem(key: KeyObject): string {
+  return key.export({ type: 'pkcs8', format: 'pem' }) as string;
+}

@@ -1,0 +1,122 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
+import { readCertificateSet, writeCertificateSet } from '../../src/files/atomic-writer.js';
+import { parseGroup, parsePasswd, resolveOwnership } from '../../src/files/owners.js';
+import { asFiles, makePair, type PemSet, specFor } from './cert-pairs.js';
+
+describe('resolveOwnership', () => {
+  let work: string;
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'vpa-owners-'));
+    writeFileSync(join(work, 'passwd'), '# comment\netcd:x:991:990::/var/lib/etcd:/sbin/nologin\netcd:x:5:5::/:/bin/false\n');
+    writeFileSync(join(work, 'group'), 'etcd:x:990:\nbroken-line\n');
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('parses passwd and group files (first entry wins)', () => {
+    expect(parsePasswd('root:x:0:0:root:/root:/bin/bash\netcd:x:991:990::/:/x\netcd:x:7:7::/:/x\n')).toEqual(
+      new Map([
+        ['root', 0],
+        ['etcd', 991],
+      ]),
+    );
+    expect(parseGroup('wheel:x:10:a,b\nbad\n')).toEqual(new Map([['wheel', 10]]));
+  });
+
+  it('resolves names from the files, numbers as given, and NSS names through getent', async () => {
+    const sources = {
+      passwdPath: join(work, 'passwd'),
+      groupPath: join(work, 'group'),
+      getent: async (db: 'passwd' | 'group', name: string) =>
+        db === 'passwd' && name === 'ldap-user' ? 'ldap-user:*:20001:20001::/home/l:/bin/sh' : undefined,
+    };
+    expect(await resolveOwnership('etcd', 'etcd', sources)).toEqual({ uid: 991, gid: 990 });
+    expect(await resolveOwnership('1234', undefined, sources)).toEqual({ uid: 1234 });
+    expect(await resolveOwnership('ldap-user', undefined, sources)).toEqual({ uid: 20001 });
+    expect(await resolveOwnership(undefined, undefined, sources)).toEqual({});
+    await expect(resolveOwnership('etcd', 'nogroup-x', sources)).rejects.toThrow(ConfigError);
+  });
+
+  it('uses the real getent when the name is not in the given file', async () => {
+    // root is always resolvable through NSS even when the passwd file given is empty.
+    const empty = join(work, 'empty');
+    writeFileSync(empty, '');
+    expect(await resolveOwnership('root', 'root', { passwdPath: empty, groupPath: empty })).toEqual({ uid: 0, gid: 0 });
+  });
+});
+
+describe('owner and group applied to a set (real user and group)', () => {
+  const isRoot = process.geteuid?.() === 0;
+  const suffix = randomBytes(3).toString('hex');
+  const user = `vpa-test-${suffix}`;
+  const group = `vpa-test-${suffix}g`;
+  let created = false;
+  let base: string;
+  let A: PemSet;
+  let B: PemSet;
+
+  beforeAll(() => {
+    base = mkdtempSync(join(tmpdir(), 'vpa-owned-'));
+    chmodSync(base, 0o755); // the test user must be able to traverse to the set
+    A = makePair('A');
+    B = makePair('B');
+    if (!isRoot) return;
+    execFileSync('groupadd', ['--system', group]);
+    execFileSync('useradd', ['--system', '--no-create-home', '--no-user-group', '--shell', '/usr/sbin/nologin', user]);
+    created = true;
+  });
+
+  afterAll(() => {
+    rmSync(base, { recursive: true, force: true });
+    if (created) {
+      spawnSync('userdel', [user]);
+      spawnSync('groupdel', [group]);
+    }
+  });
+
+  it('chowns the directory, the generation directories and every file', async (ctx) => {
+    if (!isRoot) ctx.skip('needs root to create a real user and group (useradd/groupadd) and to chown');
+    const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
+    expect(uid).toBeGreaterThan(0);
+    const dir = join(base, 'etcd-pki');
+    const spec = specFor(dir, { owner: user, group, certMode: 0o640, dirMode: 0o750 });
+
+    const first = await writeCertificateSet(spec, asFiles(A));
+    const second = await writeCertificateSet(spec, asFiles(B));
+    for (const path of [dir, join(dir, first.generation), join(dir, second.generation)]) {
+      expect(statSync(path)).toMatchObject({ uid, gid });
+      expect(statSync(path).mode & 0o7777).toBe(0o750);
+    }
+    for (const name of ['cert.pem', 'key.pem', 'ca.pem', 'fullchain.pem']) {
+      const st = statSync(join(dir, name));
+      expect({ name, uid: st.uid, gid: st.gid }).toEqual({ name, uid, gid });
+      expect(st.mode & 0o7777).toBe(name === 'key.pem' ? 0o600 : 0o640);
+    }
+
+    // The owner really can read its key through the symlinks; another unprivileged user cannot.
+    const asOwner = spawnSync('runuser', ['-u', user, '--', 'cat', join(dir, 'key.pem')], { encoding: 'utf8' });
+    expect(asOwner.status).toBe(0);
+    expect(asOwner.stdout).toBe(B.key);
+    const asNobody = spawnSync('runuser', ['-u', 'nobody', '--', 'cat', join(dir, 'key.pem')], { encoding: 'utf8' });
+    expect(asNobody.status).not.toBe(0);
+
+    // Group changed in the config: fixed in place, same generation, nothing rewritten.
+    const regrouped = await writeCertificateSet({ ...spec, group: 'root' }, asFiles(B));
+    expect(regrouped.changed).toBe(false);
+    expect(regrouped.generation).toBe(second.generation);
+    expect(regrouped.repaired.join('\n')).toContain(`owner ${uid}:${gid} -> ${uid}:0`);
+    expect(statSync(join(dir, 'key.pem'))).toMatchObject({ uid, gid: 0 });
+
+    // Owner changed in the config: the directory still belongs to the old owner, who is no longer
+    // trusted to hold the set, so the writer refuses until an operator hands the directory over.
+    const refused = await writeCertificateSet({ ...spec, owner: 'root' }, asFiles(B)).catch((e: unknown) => e);
+    expect((refused as Error).message).toContain(`${dir} is owned by uid ${uid}`);
+    expect((await readCertificateSet(spec)).complete).toBe(true);
+  });
+});
