@@ -115,7 +115,7 @@ export function resolveConfig(raw: RawConfig, host: HostFacts, certOrder: readon
         ? undefined
         : expandPreset(c.preset as PresetName, { ...node, node: node.name, mounts });
 
-    if (preset !== undefined && preset.missing.includes('<ip>')) {
+    if (preset?.missing.includes('<ip>')) {
       issues.push({
         path: at('preset'),
         message: `preset ${c.preset} needs the node's IP address (<ip>), but the host has none: set node.ip`,

@@ -232,16 +232,12 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
     dirMode: fileMode.optional(),
   });
 
+  const unknownPreset = (iss: { input?: unknown }) =>
+    `unknown preset ${quote(String(iss.input))} (known: ${PRESET_NAMES.join(', ')})`;
+  const presetName = expanded().pipe(z.string().refine(isPresetName, { error: unknownPreset }));
+
   const certificate = strict({
-    preset: expanded()
-      .pipe(
-        z
-          .string()
-          .refine(isPresetName, {
-            error: (iss) => `unknown preset ${quote(String(iss.input))} (known: ${PRESET_NAMES.join(', ')})`,
-          }),
-      )
-      .optional(),
+    preset: presetName.optional(),
     mount: checked((v) =>
       isMountPath(v) ? undefined : `${quote(v)} is not a mount path such as k8s/prod/pki`,
     ).optional(),

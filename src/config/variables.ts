@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} is the config's variable syntax, not a template slip.
 /**
  * `${...}` variables in config string values (SPEC "Config"). Expansion is single-pass and total:
  * every `${` must name a known, resolvable variable, and a substituted value may not itself

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} is the config's variable syntax, not a template slip.
 /**
  * YAML text -> plain value, keeping the parsed document so that any error found later (by the
  * schema or by resolution) can be reported at the line:column of the key or value it is about.

@@ -52,6 +52,12 @@ export function buildChain(
   return { ok: false, stuckAt: current };
 }
 
+/** Short name of a certificate for messages: its CN, else its whole subject. */
+export function certificateLabel(cert: X509Certificate): string {
+  const cn = cert.subject.split('\n').find((l) => l.startsWith('CN='));
+  return cn ? cn.slice(3) : cert.subject.replace(/\n/g, ', ');
+}
+
 /** Certificates without duplicates (same fingerprint), first occurrence kept. */
 export function uniqueCertificates(certs: readonly X509Certificate[]): X509Certificate[] {
   const seen = new Set<string>();

@@ -6,10 +6,9 @@
  * missing, unreadable, key-mismatch, ca-changed, cn-changed, sans-changed, key-type-changed,
  * usage-missing, expired, not-yet-valid, renewal-due.
  */
-import type { X509Certificate } from 'node:crypto';
-import type { CertSpec } from '../config/types.js';
+import type { CertSpec, KeySpec, Usage } from '../config/types.js';
 import { AgentError } from '../errors.js';
-import { buildChain } from './chain.js';
+import { buildChain, certificateLabel } from './chain.js';
 import { allowsUsage, type CertificateInfo, describeCertificate, USAGE_EKU } from './inspect.js';
 import { publicKeyDer } from './keys.js';
 import { diffSans } from './names.js';
@@ -60,8 +59,19 @@ export interface CurrentSetPems {
   ca?: string;
 }
 
-export type SetSpec = Pick<CertSpec, 'commonName' | 'dnsSans' | 'ipSans' | 'key' | 'renewAt'> &
-  Partial<Pick<CertSpec, 'usages' | 'mode' | 'name'>>;
+/** What a set must match: a CertSpec fits (readonly arrays accepted). */
+export interface SetSpec {
+  name?: string;
+  commonName: string;
+  dnsSans: readonly string[];
+  ipSans: readonly string[];
+  key: KeySpec;
+  /** Fraction of the lifetime after which renewal is due. */
+  renewAt: number;
+  usages?: readonly Usage[];
+  /** In `issue` mode the role picks the key, so the key type is not compared. */
+  mode?: CertSpec['mode'];
+}
 
 export interface SetInspectionInput {
   current: CurrentSetPems;
@@ -104,10 +114,7 @@ function tryParse<T>(parse: () => T): { value: T } | { error: string } {
   }
 }
 
-function label(cert: X509Certificate): string {
-  const cn = cert.subject.split('\n').find((l) => l.startsWith('CN='));
-  return cn ? cn.slice(3) : cert.subject.replace(/\n/g, ', ');
-}
+const label = certificateLabel;
 
 /** Inspect the set and say whether (and why) it must be re-issued. */
 export function inspectCertificateSet(input: SetInspectionInput): SetInspection {

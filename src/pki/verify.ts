@@ -7,7 +7,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Usage } from '../config/types.js';
 import { AgentError, WriteError } from '../errors.js';
-import { buildChain } from './chain.js';
+import { buildChain, certificateLabel } from './chain.js';
 import { allowsUsage, type CertificateInfo, describeCertificate, USAGE_EKU } from './inspect.js';
 import { publicKeyDer } from './keys.js';
 import { findMissingSans } from './names.js';
@@ -71,10 +71,7 @@ export interface VerificationResult {
   clockSkewSeconds?: number;
 }
 
-function label(cert: X509Certificate): string {
-  const cn = cert.subject.split('\n').find((l) => l.startsWith('CN='));
-  return cn ? `"${cn.slice(3)}"` : `"${cert.subject.replace(/\n/g, ', ')}"`;
-}
+const label = (cert: X509Certificate): string => `"${certificateLabel(cert)}"`;
 
 function parseOrProblem<T>(problems: VerificationProblem[], parse: () => T): T | undefined {
   try {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} is the config's variable syntax, not a template slip.
 /**
  * Property tests: whatever text or value lands in the config, parseConfig either returns a config
  * or throws a ConfigError (never a TypeError or a zod/yaml error), and no `${` survives expansion.

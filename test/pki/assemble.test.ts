@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentError, VaultUnavailableError, WriteError } from '../../src/errors.js';
+import { type AgentError, VaultUnavailableError, WriteError } from '../../src/errors.js';
 import { assembleCertificateSet, prepareCertificateSet } from '../../src/pki/assemble.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { inspectBundle } from '../../src/pki/inspect.js';
@@ -28,7 +28,10 @@ afterAll(() => tmp.cleanup());
 
 async function signed(ca: TestCa) {
   const key = await generateKey({ type: 'ec', bits: 256 });
-  const certificate = signCsr(ca, createCsr(key, { commonName: 'kube-apiserver', dnsSans: EXPECTED.dnsSans, ipSans: EXPECTED.ipSans }));
+  const certificate = signCsr(
+    ca,
+    createCsr(key, { commonName: 'kube-apiserver', dnsSans: EXPECTED.dnsSans, ipSans: EXPECTED.ipSans }),
+  );
   return { key, certificate };
 }
 
@@ -46,7 +49,11 @@ function opensslVerify(files: Record<string, string>, args: (p: Record<string, s
 describe('assembleCertificateSet', () => {
   it('root mount: ca.pem is the root, fullchain.pem is the leaf alone', async () => {
     const { key, certificate } = await signed(root);
-    const set = assembleCertificateSet('apiserver', { certificate, issuing_ca: root.certPem, ca_chain: [root.certPem] }, key.privateKeyPem);
+    const set = assembleCertificateSet(
+      'apiserver',
+      { certificate, issuing_ca: root.certPem, ca_chain: [root.certPem] },
+      key.privateKeyPem,
+    );
     expect(names(set.pems.cert)).toEqual(['kube-apiserver']);
     expect(names(set.pems.ca)).toEqual(['k8s-root']);
     expect(names(set.pems.fullchain)).toEqual(['kube-apiserver']);
@@ -69,16 +76,30 @@ describe('assembleCertificateSet', () => {
     expect(names(set.mountCa)).toEqual(['k8s-intermediate']);
     // openssl agrees: the leaf verifies with ca.pem alone, and fullchain's intermediate completes
     // the path to the root alone.
-    expect(opensslVerify({ ca: set.pems.ca, c: set.pems.cert }, (p) => ['-CAfile', p.ca!, p.c!]).output).toContain(': OK');
     expect(
-      opensslVerify({ root: root.certPem, fc: set.pems.fullchain, c: set.pems.cert }, (p) => ['-CAfile', p.root!, '-untrusted', p.fc!, p.c!]).output,
+      opensslVerify({ ca: set.pems.ca, c: set.pems.cert }, (p) => ['-CAfile', p.ca!, p.c!]).output,
     ).toContain(': OK');
-    expect(opensslVerify({ root: root.certPem, c: set.pems.cert }, (p) => ['-CAfile', p.root!, p.c!]).output).not.toContain(': OK');
+    expect(
+      opensslVerify({ root: root.certPem, fc: set.pems.fullchain, c: set.pems.cert }, (p) => [
+        '-CAfile',
+        p.root!,
+        '-untrusted',
+        p.fc!,
+        p.c!,
+      ]).output,
+    ).toContain(': OK');
+    expect(
+      opensslVerify({ root: root.certPem, c: set.pems.cert }, (p) => ['-CAfile', p.root!, p.c!]).output,
+    ).not.toContain(': OK');
   });
 
   it('falls back to issuing_ca when ca_chain is missing, and accepts ca_chain as one PEM string', async () => {
     const { key, certificate } = await signed(intermediate);
-    const a = assembleCertificateSet('apiserver', { certificate, issuing_ca: intermediate.certPem }, key.privateKeyPem);
+    const a = assembleCertificateSet(
+      'apiserver',
+      { certificate, issuing_ca: intermediate.certPem },
+      key.privateKeyPem,
+    );
     expect(names(a.pems.ca)).toEqual(['k8s-intermediate']);
     expect(names(a.pems.fullchain)).toEqual(['kube-apiserver', 'k8s-intermediate']);
     const b = assembleCertificateSet(
@@ -93,14 +114,24 @@ describe('assembleCertificateSet', () => {
     const { key, certificate } = await signed(root);
     const sec1 = key.privateKey.export({ type: 'sec1', format: 'pem' }) as string;
     expect(sec1).toContain('BEGIN EC PRIVATE KEY');
-    const set = assembleCertificateSet('apiserver', { certificate, issuing_ca: root.certPem, private_key: sec1, private_key_type: 'ec' });
+    const set = assembleCertificateSet('apiserver', {
+      certificate,
+      issuing_ca: root.certPem,
+      private_key: sec1,
+      private_key_type: 'ec',
+    });
     expect(set.pems.key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     expect(openssl(['pkey', '-pubout'], set.pems.key)).toBe(openssl(['pkey', '-pubout'], sec1));
   });
 
   it.each([
     ['no certificate', {}, undefined, /has no certificate string/],
-    ['a certificate that is not PEM', { certificate: 'garbage', issuing_ca: 'x' }, 'k', /field certificate: no PEM certificate found/],
+    [
+      'a certificate that is not PEM',
+      { certificate: 'garbage', issuing_ca: 'x' },
+      'k',
+      /field certificate: no PEM certificate found/,
+    ],
     ['neither ca_chain nor issuing_ca', 'leaf-only', 'k', /neither ca_chain nor issuing_ca/],
     ['a ca_chain of the wrong type', 'bad-chain', 'k', /unexpected type/],
     ['issue mode without private_key', 'no-key', undefined, /has no private_key/],
@@ -119,7 +150,11 @@ describe('assembleCertificateSet', () => {
               : shape;
     let error: unknown;
     try {
-      assembleCertificateSet('apiserver', data as never, keyPem === undefined ? undefined : key.privateKeyPem);
+      assembleCertificateSet(
+        'apiserver',
+        data as never,
+        keyPem === undefined ? undefined : key.privateKeyPem,
+      );
     } catch (e) {
       error = e;
     }

@@ -10,7 +10,14 @@ import {
 } from '../../src/pki/inspect-set.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { joinPem } from '../../src/pki/pem.js';
-import { createTestCa, makeTempDir, opensslTime, type SignOptions, signCsr, type TestCa } from './openssl-ca.js';
+import {
+  createTestCa,
+  makeTempDir,
+  opensslTime,
+  type SignOptions,
+  signCsr,
+  type TestCa,
+} from './openssl-ca.js';
 
 const tmp = makeTempDir();
 let root: TestCa;
@@ -99,16 +106,18 @@ describe('findReissueReason', () => {
 
   it('key-mismatch: key.pem from another set', async () => {
     const other = await makeSet();
-    expect(findReissueReason({ current: { ...good, key: other.key }, spec: SPEC, now: NOW })?.reason).toBe('key-mismatch');
+    expect(findReissueReason({ current: { ...good, key: other.key }, spec: SPEC, now: NOW })?.reason).toBe(
+      'key-mismatch',
+    );
   });
 
   it('ca-changed: the mount has a new CA (same name, new key), or ca.pem no longer signs cert.pem', () => {
     const verdict = findReissueReason({ current: good, spec: SPEC, now: NOW, mountCaPem: newRoot.certPem });
     expect(verdict?.reason).toBe('ca-changed');
     expect(verdict?.message).toContain('ca.pem does not contain the mount CA etcd-ca');
-    expect(findReissueReason({ current: { ...good, ca: newRoot.certPem }, spec: SPEC, now: NOW })?.reason).toBe(
-      'ca-changed',
-    );
+    expect(
+      findReissueReason({ current: { ...good, ca: newRoot.certPem }, spec: SPEC, now: NOW })?.reason,
+    ).toBe('ca-changed');
     // A malformed mount CA is not the set's fault: a typed error, not a verdict.
     expect(() => findReissueReason({ current: good, spec: SPEC, now: NOW, mountCaPem: 'nope' })).toThrow(
       /mount CA: no PEM certificate found/,
@@ -118,29 +127,46 @@ describe('findReissueReason', () => {
   it('an intermediate mount: ca.pem with the chain is fine', async () => {
     const set = await makeSet({ ca: intermediate });
     const current = { ...set, ca: joinPem([intermediate.certPem, root.certPem]) };
-    expect(findReissueReason({ current, spec: SPEC, now: NOW, mountCaPem: intermediate.certPem })).toBeUndefined();
+    expect(
+      findReissueReason({ current, spec: SPEC, now: NOW, mountCaPem: intermediate.certPem }),
+    ).toBeUndefined();
   });
 
   it('cn-changed', () => {
     const verdict = findReissueReason({ current: good, spec: { ...SPEC, commonName: 'etcd-2' }, now: NOW });
-    expect(verdict).toEqual({ reason: 'cn-changed', message: 'the common name differs from the spec: "etcd-1" -> "etcd-2"' });
+    expect(verdict).toEqual({
+      reason: 'cn-changed',
+      message: 'the common name differs from the spec: "etcd-1" -> "etcd-2"',
+    });
   });
 
   it('sans-changed: exact set compare, order- and spelling-insensitive, CN copied by Vault tolerated', async () => {
-    const reordered = { ...SPEC, dnsSans: ['LOCALHOST', 'etcd-1'], ipSans: ['0:0:0:0:0:0:0:1', '10.0.1.5', '127.0.0.1'] };
+    const reordered = {
+      ...SPEC,
+      dnsSans: ['LOCALHOST', 'etcd-1'],
+      ipSans: ['0:0:0:0:0:0:0:1', '10.0.1.5', '127.0.0.1'],
+    };
     expect(findReissueReason({ current: good, spec: reordered, now: NOW })).toBeUndefined();
 
-    const added = findReissueReason({ current: good, spec: { ...SPEC, ipSans: [...SPEC.ipSans, '10.0.1.6'] }, now: NOW });
+    const added = findReissueReason({
+      current: good,
+      spec: { ...SPEC, ipSans: [...SPEC.ipSans, '10.0.1.6'] },
+      now: NOW,
+    });
     expect(added).toEqual({
       reason: 'sans-changed',
       message: 'the subject alternative names differ from the spec: missing 10.0.1.6',
     });
     const removed = findReissueReason({ current: good, spec: { ...SPEC, dnsSans: ['etcd-1'] }, now: NOW });
-    expect(removed?.message).toBe('the subject alternative names differ from the spec: not requested localhost');
+    expect(removed?.message).toBe(
+      'the subject alternative names differ from the spec: not requested localhost',
+    );
 
     // Vault adds the CN as a DNS SAN when the request did not: not a change.
     const withCn = await makeSet({ dns: ['localhost', 'etcd-1'] });
-    expect(findReissueReason({ current: withCn, spec: { ...SPEC, dnsSans: ['localhost'] }, now: NOW })).toBeUndefined();
+    expect(
+      findReissueReason({ current: withCn, spec: { ...SPEC, dnsSans: ['localhost'] }, now: NOW }),
+    ).toBeUndefined();
   });
 
   it('key-type-changed in sign mode, ignored in issue mode (the role picks the key there)', () => {
@@ -150,9 +176,10 @@ describe('findReissueReason', () => {
       message: 'the key type or size differs from the spec: ec/256 -> rsa/2048',
     });
     expect(findReissueReason({ current: good, spec: { ...spec, mode: 'issue' }, now: NOW })).toBeUndefined();
-    expect(findReissueReason({ current: good, spec: { ...SPEC, key: { type: 'ec', bits: 384 } }, now: NOW })?.reason).toBe(
-      'key-type-changed',
-    );
+    expect(
+      findReissueReason({ current: good, spec: { ...SPEC, key: { type: 'ec', bits: 384 } }, now: NOW })
+        ?.reason,
+    ).toBe('key-type-changed');
   });
 
   it('usage-missing: the spec needs clientAuth, the certificate has only serverAuth', async () => {
@@ -161,7 +188,9 @@ describe('findReissueReason', () => {
       reason: 'usage-missing',
       message: 'the certificate lacks a required extended key usage: clientAuth',
     });
-    expect(findReissueReason({ current: serverOnly, spec: { ...SPEC, usages: ['server'] }, now: NOW })).toBeUndefined();
+    expect(
+      findReissueReason({ current: serverOnly, spec: { ...SPEC, usages: ['server'] }, now: NOW }),
+    ).toBeUndefined();
   });
 
   it('expired, not-yet-valid and renewal-due follow the clock', async () => {
@@ -172,7 +201,9 @@ describe('findReissueReason', () => {
     const early = findReissueReason({ current: future, spec: SPEC, now: NOW });
     expect(early?.reason).toBe('not-yet-valid');
     expect(early?.message).toContain('120s ahead');
-    expect(findReissueReason({ current: future, spec: SPEC, now: NOW, clockSkewToleranceSeconds: 300 })).toBeUndefined();
+    expect(
+      findReissueReason({ current: future, spec: SPEC, now: NOW, clockSkewToleranceSeconds: 300 }),
+    ).toBeUndefined();
 
     // 30-day certificate that started 20 days + 1 s ago: 2/3 of its life is over.
     const old = await makeSet({ startDate: ago(20 * DAY + 1000), endDate: ahead(10 * DAY - 1000) });
@@ -181,12 +212,18 @@ describe('findReissueReason', () => {
     // ... but not yet at 3/4, and it is due at once with a planner-provided (jittered) time in the past.
     expect(findReissueReason({ current: old, spec: { ...SPEC, renewAt: 0.75 }, now: NOW })).toBeUndefined();
     expect(
-      findReissueReason({ current: good, spec: SPEC, now: NOW, renewAtTime: new Date(NOW.getTime() - 1) })?.reason,
+      findReissueReason({ current: good, spec: SPEC, now: NOW, renewAtTime: new Date(NOW.getTime() - 1) })
+        ?.reason,
     ).toBe('renewal-due');
   });
 
   it('reports the most specific reason first (ca-changed before cn-changed before expired)', async () => {
-    const expiredOther = await makeSet({ ca: newRoot, cn: 'etcd-9', startDate: ago(10 * DAY), endDate: ago(DAY) });
+    const expiredOther = await makeSet({
+      ca: newRoot,
+      cn: 'etcd-9',
+      startDate: ago(10 * DAY),
+      endDate: ago(DAY),
+    });
     const current = { ...expiredOther, ca: root.certPem };
     expect(findReissueReason({ current, spec: SPEC, now: NOW })?.reason).toBe('ca-changed');
     const sameCa = { ...expiredOther };
@@ -196,7 +233,11 @@ describe('findReissueReason', () => {
   it('every reason has a human description, and broken files give a verdict, not an exception', () => {
     expect(describeReissueReason('renewal-due')).toBe('renewal is due');
     expect(computeRenewalTime(new Date(0), new Date(300_000), 2 / 3).getTime()).toBe(200_000);
-    for (const bad of ['', '-----BEGIN CERTIFICATE-----', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----']) {
+    for (const bad of [
+      '',
+      '-----BEGIN CERTIFICATE-----',
+      '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----',
+    ]) {
       let error: unknown;
       try {
         findReissueReason({ current: { cert: bad, key: bad, ca: bad }, spec: SPEC, now: NOW });

@@ -57,7 +57,9 @@ describe('inspectCertificate, compared with what openssl reads', () => {
     expect(info.isCa).toBe(false);
     expect(info.selfSigned).toBe(false);
 
-    const serial = openssl(['x509', '-in', leafPath, '-noout', '-serial']).trim().replace(/^serial=/, '');
+    const serial = openssl(['x509', '-in', leafPath, '-noout', '-serial'])
+      .trim()
+      .replace(/^serial=/, '');
     expect(info.serial).toBe(serial.toLowerCase().match(/../g)!.join(':'));
     expect(info.serial).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2})+$/);
     const fingerprint = openssl(['x509', '-in', leafPath, '-noout', '-fingerprint', '-sha256']).trim();
@@ -66,7 +68,12 @@ describe('inspectCertificate, compared with what openssl reads', () => {
 
   it('reads a self-signed RSA CA', () => {
     const info = inspectCertificate(root.certPem);
-    expect(info).toMatchObject({ commonName: 'inspect-root', isCa: true, selfSigned: true, key: { type: 'rsa', bits: 2048 } });
+    expect(info).toMatchObject({
+      commonName: 'inspect-root',
+      isCa: true,
+      selfSigned: true,
+      key: { type: 'rsa', bits: 2048 },
+    });
     expect(info.extKeyUsages).toBeUndefined();
     // No EKU extension means any usage.
     expect(allowsUsage(info, 'server')).toBe(true);
@@ -93,10 +100,18 @@ describe('PEM bundles', () => {
     ['empty text', '', /empty/],
     ['no PEM', 'hello', /no PEM certificate/],
     ['a truncated block', () => leafPem.slice(0, 200), /truncated/],
-    ['a key in a certificate bundle', () => `${leafPem}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`, /unexpected PEM block "PRIVATE KEY"/],
+    [
+      'a key in a certificate bundle',
+      () => `${leafPem}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`,
+      /unexpected PEM block "PRIVATE KEY"/,
+    ],
     ['mismatched BEGIN/END', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END X509 CRL-----\n', /ends with END/],
     ['invalid base64', '-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n', /not valid base64/],
-    ['bytes that are not a certificate', '-----BEGIN CERTIFICATE-----\nAAAABBBB\n-----END CERTIFICATE-----\n', /cannot be parsed/],
+    [
+      'bytes that are not a certificate',
+      '-----BEGIN CERTIFICATE-----\nAAAABBBB\n-----END CERTIFICATE-----\n',
+      /cannot be parsed/,
+    ],
   ])('rejects %s with a typed error naming the input', (_label, input, message) => {
     const text = typeof input === 'function' ? input() : input;
     const error = caught(() => inspectCertificate(text, 'etcd-peer cert.pem'));
@@ -116,11 +131,15 @@ describe('PEM bundles', () => {
     expect(parsePrivateKey(sec1, 'k').asymmetricKeyType).toBe('ec');
 
     const encrypted = openssl(['pkey', '-aes256', '-passout', 'pass:secret'], rsa1);
-    expect(caught(() => parsePrivateKey(encrypted, 'key.pem')).message).toBe('key.pem: the private key is encrypted');
+    expect(caught(() => parsePrivateKey(encrypted, 'key.pem')).message).toBe(
+      'key.pem: the private key is encrypted',
+    );
     const broken = sec1.replace(/\n[A-Za-z0-9+/]{10}/, '\nAAAAAAAAAA');
     const error = caught(() => parsePrivateKey(broken, 'key.pem'));
     expect(error.message).toMatch(/^key\.pem: private key cannot be parsed/);
     expect(error.message).not.toContain(broken.split('\n')[1]!.slice(0, 20));
-    expect(caught(() => parsePrivateKey(leafPem, 'key.pem')).message).toBe('key.pem: no PEM private key found');
+    expect(caught(() => parsePrivateKey(leafPem, 'key.pem')).message).toBe(
+      'key.pem: no PEM private key found',
+    );
   });
 });

@@ -29,7 +29,9 @@ describe('generateKey + createCsr, checked by openssl', () => {
     const key = await generateKey(spec);
     expect(key.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     const csr = createCsr(key, SUBJECT);
-    expect(csr).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n[\s\S]+\n-----END CERTIFICATE REQUEST-----\n$/);
+    expect(csr).toMatch(
+      /^-----BEGIN CERTIFICATE REQUEST-----\n[\s\S]+\n-----END CERTIFICATE REQUEST-----\n$/,
+    );
     const csrPath = join(tmp.dir, `${spec.type}${spec.bits}.csr`);
     const keyPath = join(tmp.dir, `${spec.type}${spec.bits}.key`);
     writeFileSync(csrPath, csr);
@@ -59,7 +61,9 @@ describe('generateKey + createCsr, checked by openssl', () => {
     const csrPub = openssl(['req', '-in', csrPath, '-noout', '-pubkey']);
     expect(csrPub).toBe(keyPub);
     expect(samePublicKey(createPrivateKey(key.privateKeyPem), key.publicKey)).toBe(true);
-    expect(key.publicKeyDer.equals(key.publicKey.export({ type: 'spki', format: 'der' }) as Buffer)).toBe(true);
+    expect(key.publicKeyDer.equals(key.publicKey.export({ type: 'spki', format: 'der' }) as Buffer)).toBe(
+      true,
+    );
   });
 
   it('a CSR without SANs has no extension request and still verifies', async () => {
@@ -75,13 +79,18 @@ describe('generateKey + createCsr, checked by openssl', () => {
   it('a tampered CSR fails openssl verification (the check can fail)', async () => {
     const key = await generateKey({ type: 'ec', bits: 256 });
     const der = Buffer.from(
-      createCsr(key, { commonName: 'node-1' }).replace(/-----[^-]+-----/g, '').replace(/\s/g, ''),
+      createCsr(key, { commonName: 'node-1' })
+        .replace(/-----[^-]+-----/g, '')
+        .replace(/\s/g, ''),
       'base64',
     );
     const at = der.indexOf(Buffer.from('node-1'));
     der[at] = 'm'.charCodeAt(0);
     const path = join(tmp.dir, 'tampered.csr');
-    const b64 = der.toString('base64').match(/.{1,64}/g)!.join('\n');
+    const b64 = der
+      .toString('base64')
+      .match(/.{1,64}/g)!
+      .join('\n');
     writeFileSync(path, `-----BEGIN CERTIFICATE REQUEST-----\n${b64}\n-----END CERTIFICATE REQUEST-----\n`);
     // OpenSSL 3.0 exits 0 either way; the verdict is in the text.
     const result = opensslStatus(['req', '-in', path, '-noout', '-verify']);
@@ -89,11 +98,9 @@ describe('generateKey + createCsr, checked by openssl', () => {
     expect(result.output).not.toContain('verify OK');
   });
 
-  it.each([
-    [{ type: 'ec', bits: 521 }],
-    [{ type: 'rsa', bits: 1024 }],
-    [{ type: 'ed25519', bits: 256 }],
-  ] as [KeySpec][])('refuses to generate %o with a ConfigError', async (spec) => {
+  it.each([[{ type: 'ec', bits: 521 }], [{ type: 'rsa', bits: 1024 }], [{ type: 'ed25519', bits: 256 }]] as [
+    KeySpec,
+  ][])('refuses to generate %o with a ConfigError', async (spec) => {
     await expect(generateKey(spec)).rejects.toBeInstanceOf(ConfigError);
   });
 
@@ -132,7 +139,9 @@ describe('generateKey + createCsr, checked by openssl', () => {
       createCsr(key, SUBJECT);
     }
     const perIteration = (performance.now() - start) / n;
-    console.log(`[pki timing] EC P-256 generateKey + createCsr: ${perIteration.toFixed(3)} ms/iteration over ${n}`);
+    console.log(
+      `[pki timing] EC P-256 generateKey + createCsr: ${perIteration.toFixed(3)} ms/iteration over ${n}`,
+    );
     expect(perIteration).toBeGreaterThan(0);
   });
 });

@@ -98,16 +98,46 @@ export function createTestCa(
   writeFileSync(extPath, `[ v3_ca ]\n${CA_EXT}`);
   if (!options.parent) {
     openssl([
-      'req', '-x509', '-new', '-key', keyPath, '-subj', `/CN=${cn}`, '-days', '3650',
-      '-config', extPath, '-extensions', 'v3_ca', '-out', certPath,
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      keyPath,
+      '-subj',
+      `/CN=${cn}`,
+      '-days',
+      '3650',
+      '-config',
+      extPath,
+      '-extensions',
+      'v3_ca',
+      '-out',
+      certPath,
     ]);
   } else {
     const csrPath = join(dir, 'ca.csr');
     openssl(['req', '-new', '-key', keyPath, '-subj', `/CN=${cn}`, '-out', csrPath]);
     const p = options.parent;
     openssl([
-      'ca', '-batch', '-notext', '-config', join(p.dir, 'openssl.cnf'), '-cert', p.certPath, '-keyfile', p.keyPath,
-      '-in', csrPath, '-out', certPath, '-days', '1825', '-extfile', extPath, '-extensions', 'v3_ca',
+      'ca',
+      '-batch',
+      '-notext',
+      '-config',
+      join(p.dir, 'openssl.cnf'),
+      '-cert',
+      p.certPath,
+      '-keyfile',
+      p.keyPath,
+      '-in',
+      csrPath,
+      '-out',
+      certPath,
+      '-days',
+      '1825',
+      '-extfile',
+      extPath,
+      '-extensions',
+      'v3_ca',
     ]);
   }
   return {
@@ -140,8 +170,27 @@ ${eku === null ? '' : `extendedKeyUsage = ${eku}\n`}`,
   const start = options.startDate ?? opensslTime(new Date());
   const end = options.endDate ?? opensslTime(new Date(Date.now() + 30 * 86400_000));
   openssl([
-    'ca', '-batch', '-notext', '-config', join(ca.dir, 'openssl.cnf'), '-cert', ca.certPath, '-keyfile', ca.keyPath,
-    '-in', csrPath, '-out', outPath, '-startdate', start, '-enddate', end, '-extfile', extPath, '-extensions', 'leaf',
+    'ca',
+    '-batch',
+    '-notext',
+    '-config',
+    join(ca.dir, 'openssl.cnf'),
+    '-cert',
+    ca.certPath,
+    '-keyfile',
+    ca.keyPath,
+    '-in',
+    csrPath,
+    '-out',
+    outPath,
+    '-startdate',
+    start,
+    '-enddate',
+    end,
+    '-extfile',
+    extPath,
+    '-extensions',
+    'leaf',
   ]);
   return readFileSync(outPath, 'utf8');
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteError } from '../../src/errors.js';
-import { createCsr, type CsrSubject } from '../../src/pki/csr.js';
+import { type CsrSubject, createCsr } from '../../src/pki/csr.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { joinPem } from '../../src/pki/pem.js';
 import {
@@ -9,7 +9,14 @@ import {
   type VerificationCode,
   verifyCertificateSet,
 } from '../../src/pki/verify.js';
-import { createTestCa, makeTempDir, opensslTime, type SignOptions, signCsr, type TestCa } from './openssl-ca.js';
+import {
+  createTestCa,
+  makeTempDir,
+  opensslTime,
+  type SignOptions,
+  signCsr,
+  type TestCa,
+} from './openssl-ca.js';
 
 const tmp = makeTempDir();
 let root: TestCa;
@@ -123,7 +130,11 @@ describe('verifyCertificateSet against openssl-made certificates', () => {
   });
 
   it('catches a missing DNS SAN, a missing IP SAN and a different CN', async () => {
-    const { cert, key } = await issue(root, { commonName: 'etcd-2', dnsSans: ['etcd-1'], ipSans: ['10.0.1.5'] });
+    const { cert, key } = await issue(root, {
+      commonName: 'etcd-2',
+      dnsSans: ['etcd-1'],
+      ipSans: ['10.0.1.5'],
+    });
     const result = verifyCertificateSet({
       name: 'etcd-peer',
       pems: { cert, key, ca: root.certPem },
@@ -220,7 +231,9 @@ describe('verifyCertificateSet against openssl-made certificates', () => {
     const w = error as WriteError;
     expect(w.code).toBe('verification-failed');
     expect(w.exitCode).toBe(6);
-    expect(w.message).toMatch(/^certificate "etcd-peer" failed verification: .*not signed by the mount CA.*lacks serverAuth/);
+    expect(w.message).toMatch(
+      /^certificate "etcd-peer" failed verification: .*not signed by the mount CA.*lacks serverAuth/,
+    );
     expect(w.details.problems).toBe('chain-invalid,eku-missing');
     expect(w.message).not.toContain('PRIVATE KEY');
   });
