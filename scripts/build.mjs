@@ -12,7 +12,7 @@ try {
 } catch {}
 
 const outfile = 'dist/vault-pki-agent.mjs';
-await build({
+const result = await build({
   entryPoints: ['src/main.ts'],
   outfile,
   bundle: true,
@@ -22,7 +22,21 @@ await build({
   minify: true,
   sourcemap: false,
   legalComments: 'linked',
+  metafile: true,
   logLevel: 'warning',
+  alias: { axios: './scripts/build/axios-unused.mjs' },
+  plugins: [
+    {
+      name: 'zod-english-only',
+      setup(b) {
+        b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+          args.importer.includes('/node_modules/zod/')
+            ? { path: new URL('./build/zod-locales-en.mjs', import.meta.url).pathname }
+            : undefined,
+        );
+      },
+    },
+  ],
   define: {
     __VPA_VERSION__: JSON.stringify(pkg.version),
     __VPA_COMMIT__: JSON.stringify(commit),
@@ -34,3 +48,14 @@ await build({
   },
 });
 chmodSync(outfile, 0o755);
+if (process.env.VPA_BUILD_REPORT) {
+  const inputs = result.metafile.outputs[outfile].inputs;
+  const bySource = {};
+  for (const [path, info] of Object.entries(inputs)) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+    const key = m ? m[1] : 'src';
+    bySource[key] = (bySource[key] ?? 0) + info.bytesInOutput;
+  }
+  for (const [k, v] of Object.entries(bySource).sort((a, b) => b[1] - a[1]))
+    console.log(`${k.padEnd(24)} ${v}`);
+}

@@ -2,17 +2,21 @@
  * The few node-forge ASN.1 helpers this folder uses, typed. forge is used only to encode/decode
  * DER here; signing and key handling stay in Node's crypto (OpenSSL).
  */
-import forge from 'node-forge';
+// Only forge's ASN.1 codec (with its util and oids helpers), not the whole library: the agent's bundle
+// and start-up stay small. The import registers `asn1` on the shared forge object.
+import type Forge from 'node-forge';
+import forge from 'node-forge/lib/forge.js';
+import 'node-forge/lib/asn1.js';
 
 export const asn1 = forge.asn1;
-export type Asn1 = forge.asn1.Asn1;
+export type Asn1 = Forge.asn1.Asn1;
 
 const U = asn1.Class.UNIVERSAL;
 
 // @types/node-forge declares the old `strict` boolean only; forge 1.x takes an options object.
 // BIT STRINGs are not decoded as nested ASN.1 (public keys and signatures are opaque bytes here).
 const decode = asn1.fromDer as unknown as (
-  bytes: forge.util.ByteStringBuffer,
+  bytes: Forge.util.ByteStringBuffer,
   options: { strict?: boolean; decodeBitStrings?: boolean },
 ) => Asn1;
 

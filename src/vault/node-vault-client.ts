@@ -345,8 +345,13 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     },
 
     issue: (mount, role, req, ctx) => certificateCall(`${mount}/issue/${role}`, certBody(req), ctx),
-    sign: (mount, role, csr, req, ctx) =>
-      certificateCall(`${mount}/sign/${role}`, { ...certBody(req), csr }, ctx),
+    // The CN and SANs travel in the CSR (roles default to use_csr_common_name/use_csr_sans); repeating them
+    // in the body only earns two warnings per certificate.
+    sign: (mount, role, csr, req, ctx) => {
+      const body: Record<string, unknown> = { csr, format: 'pem' };
+      if (req.ttl !== undefined) body.ttl = typeof req.ttl === 'number' ? `${req.ttl}s` : req.ttl;
+      return certificateCall(`${mount}/sign/${role}`, body, ctx);
+    },
 
     async readCaChain(mount) {
       const res = await call('GET', `${mount}/cert/ca_chain`);

@@ -1,0 +1,118 @@
+/**
+ * `npm run bench`: figures for docs/PERFORMANCE.md, printed as Markdown.
+ * 1. start-up: `node dist/vault-pki-agent.mjs --version` beside `node -e 0`;
+ * 2. bootstrap of a four-certificate node (from nothing) vs bench/baseline-curl-jq.sh, same local OpenBao,
+ *    alternating runs, medians and ratio.
+ * Environment: BENCH_RUNS (default 21).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
+import { createToken, provisionTestPki, writePolicy } from '../test/support/vault-pki.js';
+// @ts-expect-error plain ESM helper without types
+import { measureStartup } from './startup.mjs';
+
+const runs = Number(process.env.BENCH_RUNS ?? 21);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const agent = join(REPO_ROOT, 'dist', 'vault-pki-agent.mjs');
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+console.log(`# vault-pki-agent bench (${new Date().toISOString()})`);
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model}, node ${process.version}, ${vaultVersion().split(' (')[0]}\n`,
+);
+
+const startup = measureStartup(runs);
+console.log('## Start-up (median wall time, alternating runs)');
+for (const [k, v] of Object.entries(startup) as [string, { median: number; runs: number }][]) {
+  console.log(`- ${k}: ${v.median.toFixed(1)} ms (${v.runs} runs)`);
+}
+
+const vault = await startOpenBao({ name: 'bench' });
+try {
+  const pki = await provisionTestPki(vault, 'bench');
+  await writePolicy(vault, 'bench-node', [
+    `${pki.etcdMount}/member`,
+    `${pki.k8sMount}/apiserver`,
+    `${pki.k8sMount}/kubelet-client`,
+  ]);
+  const token = await createToken(vault, { policies: ['bench-node'], period: '24h' });
+  const work = mkdtempSync(join(tmpdir(), 'vpa-bench-'));
+  const tokenFile = join(work, 'token');
+  writeFileSync(tokenFile, token, { mode: 0o600 });
+  const out = join(work, 'agent-out');
+  const configFile = join(work, 'config.yaml');
+  writeFileSync(
+    configFile,
+    `cluster: bench
+vault: { address: ${vault.address}, tokenFile: ${tokenFile} }
+defaults: { ttl: 24h }
+node: { name: node-1, ip: 10.0.0.10, loadBalancer: api.bench.example.internal }
+certificates:
+  etcd-server: { preset: etcd-server, files: { dir: ${out}/etcd-server } }
+  etcd-peer: { preset: etcd-peer, files: { dir: ${out}/etcd-peer } }
+  apiserver: { preset: apiserver, files: { dir: ${out}/apiserver } }
+  kubelet-client: { preset: kubelet-client, files: { dir: ${out}/kubelet-client } }
+`,
+  );
+  const env = { PATH: process.env.PATH, VAULT_ADDR: vault.address, VAULT_TOKEN: token };
+  const agentTimes: number[] = [];
+  const baseTimes: number[] = [];
+  const noopTimes: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    rmSync(out, { recursive: true, force: true });
+    const a = timed(
+      process.execPath,
+      [agent, 'bootstrap', '--config', configFile, '--log-level', 'warn'],
+      env,
+    );
+    const n = timed(
+      process.execPath,
+      [agent, 'bootstrap', '--config', configFile, '--log-level', 'warn'],
+      env,
+    );
+    const baseOut = join(work, 'baseline-out');
+    rmSync(baseOut, { recursive: true, force: true });
+    const b = timed(
+      'bash',
+      [
+        join(REPO_ROOT, 'bench/baseline-curl-jq.sh'),
+        baseOut,
+        'bench',
+        'node-1',
+        '10.0.0.10',
+        'api.bench.example.internal',
+      ],
+      env,
+    );
+    if (i === 0) continue; // warm-up round
+    agentTimes.push(a);
+    noopTimes.push(n);
+    baseTimes.push(b);
+  }
+  rmSync(work, { recursive: true, force: true });
+  const ma = median(agentTimes);
+  const mb = median(baseTimes);
+  console.log(
+    '\n## Bootstrap of a four-certificate node (etcd-server, etcd-peer, apiserver, kubelet-client)',
+  );
+  console.log(`- vault-pki-agent bootstrap, from nothing: median ${ma.toFixed(0)} ms (${runs} runs)`);
+  console.log(
+    `- bench/baseline-curl-jq.sh (curl + jq per file, nothing verified): median ${mb.toFixed(0)} ms`,
+  );
+  console.log(`- ratio agent / baseline: ${(ma / mb).toFixed(2)}x`);
+  console.log(
+    `- vault-pki-agent bootstrap, nothing due (second run): median ${median(noopTimes).toFixed(0)} ms`,
+  );
+} finally {
+  await vault.stop();
+}
