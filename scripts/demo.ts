@@ -57,6 +57,7 @@ cluster: demo
 vault:
   address: ${vault.address}
   tokenFile: ${tokenFile}
+stateDir: ${join(out, 'state')}
 defaults:
   ttl: 24h
 node:

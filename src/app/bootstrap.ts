@@ -2,21 +2,26 @@
  * Composition root for `bootstrap` (and the first pass of `run`): builds the real adapters (config file,
  * host facts, node-vault client, atomic writer, systemctl) and runs one certificate pass.
  */
+import { join } from 'node:path';
 import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';
 import type { AgentConfig } from '../config/types.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { readCertificateSet, writeCertificateSet } from '../files/atomic-writer.js';
+import { readCertificateSet, rollbackCertificateSet, writeCertificateSet } from '../files/atomic-writer.js';
+import { runHealthCheck } from '../services/health-check.js';
 import { createLogger, type Logger } from '../log.js';
 import { runActions } from '../services/run-actions.js';
 import { SystemctlServiceManager } from '../services/service-manager.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
 import { resolveVaultSettings } from '../vault/settings.js';
-import type { VaultClient } from '../vault/vault-client.js';
-import { type PassResult, runCertificatePass } from './certificate-pass.js';
+import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
+import { type PassPorts, type PassResult, runCertificatePass } from './certificate-pass.js';
 import { loadConfig } from './load-config.js';
-import { resolveToken, unwrapTokenSource } from './token.js';
+import { scheduleFor } from './inspect-local.js';
+import { publishState } from './publish.js';
+import { loadState, recordPass, tokenState } from './state.js';
+import { activateToken, resolveToken, type TokenSource } from './token.js';
 
 export interface BootstrapArgs extends GlobalArgs {
   dryRun?: boolean;
@@ -52,31 +57,27 @@ export async function connect(
   io: CliIo,
   log: Logger,
   opts: { needToken: boolean },
-): Promise<{ config: AgentConfig; vault: VaultClient }> {
+): Promise<{ config: AgentConfig; vault: VaultClient; token?: { source: TokenSource; info: TokenInfo } }> {
   const timeoutMs = timeoutMsOf(args);
   const config = await loadConfig(args.config, io.env);
   const settings = resolveVaultSettings(config.vault, io.env, { tlsSkipVerify: args.tlsSkipVerify });
   if (settings.skipVerify)
     log.warn('TLS verification of Vault is OFF (VAULT_SKIP_VERIFY + --tls-skip-verify)');
   const vault = createVaultClient({ settings, timeoutMs, log });
-  if (opts.needToken) {
-    let source = await resolveToken({
-      flagFile: args.tokenFile,
-      configFile: config.vault.tokenFile,
-      env: io.env,
-      log,
-    });
-    vault.setToken(source.token);
-    if (config.vault.wrappedToken) source = await unwrapTokenSource(source, vault, log);
-    const info = await vault.lookupSelf();
-    log.info('vault token ok', {
-      origin: source.origin,
-      ttl_s: info.ttlSeconds,
-      renewable: info.renewable,
-      policies: info.policies.join(','),
-    });
-  }
-  return { config, vault };
+  if (!opts.needToken) return { config, vault };
+  const { source, info } = await activateToken(
+    await resolveToken({ flagFile: args.tokenFile, configFile: config.vault.tokenFile, env: io.env, log }),
+    vault,
+    config.vault.wrappedToken,
+    log,
+  );
+  log.info('vault token ok', {
+    origin: source.origin,
+    ttl_s: info.ttlSeconds,
+    renewable: info.renewable,
+    policies: info.policies.join(','),
+  });
+  return { config, vault, token: { source, info } };
 }
 
 export function printPassSummary(result: PassResult, io: CliIo): void {
@@ -96,24 +97,49 @@ export function printPassSummary(result: PassResult, io: CliIo): void {
   }
 }
 
+/** The real adapters a pass runs on: atomic writer, systemctl/exec actions, health checks. */
+export function createPassPorts(vault: VaultClient, log: Logger, atBoot: boolean): PassPorts {
+  const services = new SystemctlServiceManager();
+  return {
+    vault,
+    store: {
+      read: readCertificateSet,
+      write: (spec, files) => writeCertificateSet(spec, files),
+      rollback: async (spec) => (await rollbackCertificateSet(spec)).rolledBack,
+    },
+    runActions: (planned) => runActions(planned, { services, log, atBoot }),
+    healthCheck: (spec) =>
+      runHealthCheck(spec.name, spec.healthCheck!, {
+        cert: join(spec.files.dir, spec.files.names.cert),
+        key: join(spec.files.dir, spec.files.names.key),
+        ca: join(spec.files.dir, spec.files.names.ca),
+      }),
+    log,
+    now: () => new Date(),
+  };
+}
+
 export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<number> {
   const log = loggerFor(args, io);
-  const { config: full, vault } = await connect(args, io, log, { needToken: !args.dryRun });
+  const { config: full, vault, token } = await connect(args, io, log, { needToken: !args.dryRun });
   const config = selectCertificates(full, args.only);
-  const services = new SystemctlServiceManager();
-  const result = await runCertificatePass(
-    config,
-    {
-      vault,
-      store: { read: readCertificateSet, write: (spec, files) => writeCertificateSet(spec, files) },
-      runActions: (planned) => runActions(planned, { services, log, atBoot: true }),
-      log,
-      now: () => new Date(),
-    },
-    { dryRun: args.dryRun },
-  );
+  // The same fleet-jittered schedule as `run` and `check` (the seed lives in the state file).
+  const { state } = await loadState(config.stateDir);
+  const result = await runCertificatePass(config, createPassPorts(vault, log, true), {
+    dryRun: args.dryRun,
+    renewalTime: scheduleFor(config, state),
+  });
   printPassSummary(result, io);
   const requests = [...vault.stats.requests.values()].reduce((a, b) => a + b, 0);
+  if (!args.dryRun) {
+    const skewMs = vault.clockSkewMs();
+    const next = recordPass(state, result, new Date(), {
+      vaultRequests: requests,
+      clockSkewSeconds: skewMs === undefined ? undefined : skewMs / 1000,
+    });
+    if (token) next.token = tokenState(token.info.ttlSeconds, token.info.renewable, token.info.periodSeconds);
+    await publishState(full, next, log);
+  }
   log.info('bootstrap finished', {
     issued: result.outcomes.filter((o) => o.action === 'issued').length,
     failed: result.outcomes.filter((o) => o.action === 'failed').length,

@@ -9,7 +9,7 @@ import type { CertificateSetReading, WriteCertificateSetResult } from '../files/
 import type { Logger } from '../log.js';
 import { prepareCertificateSet } from '../pki/assemble.js';
 import { createCsr } from '../pki/csr.js';
-import { inspectCertificateSet, type ReissueVerdict } from '../pki/inspect-set.js';
+import { computeRenewalTime, inspectCertificateSet, type ReissueVerdict } from '../pki/inspect-set.js';
 import { generateKey } from '../pki/keys.js';
 import type { PlannedAction } from '../plan/actions.js';
 import { planActions } from '../plan/actions.js';
@@ -22,6 +22,8 @@ export interface CertificateStore {
     spec: FilesSpec,
     files: { cert: string; key: string; ca: string; fullchain: string },
   ): Promise<WriteCertificateSetResult>;
+  /** Switch back to the previous generation; false when there is none. */
+  rollback(spec: FilesSpec): Promise<boolean>;
 }
 
 export interface PassPorts {
@@ -30,15 +32,24 @@ export interface PassPorts {
   runActions: (planned: PlannedAction[]) => Promise<ActionRecord[]>;
   log: Logger;
   now: () => Date;
+  /** Throws when the service does not come back healthy with the new set. */
+  healthCheck?: (spec: CertSpec) => Promise<void>;
 }
 
 export interface PassOptions {
   dryRun?: boolean;
   /** Sets issued at once (Vault handles parallel sign requests well; keep it modest for a fleet). */
   concurrency?: number;
+  /** When each certificate is due (fleet jitter); default: notBefore + renewAt × lifetime. */
+  renewalTime?: (spec: CertSpec, notBefore: Date, notAfter: Date) => Date;
+  /**
+   * The CA each mount issues with, when the caller keeps them (the `run` loop); otherwise read from Vault
+   * (one unauthenticated request per mount). Updated in place from every sign/issue answer.
+   */
+  mountCas?: Map<string, string>;
 }
 
-export type CertificateAction = 'up-to-date' | 'issued' | 'would-issue' | 'failed';
+export type CertificateAction = 'up-to-date' | 'issued' | 'would-issue' | 'failed' | 'rolled-back';
 
 export interface CertificateOutcome {
   name: string;
@@ -57,6 +68,8 @@ export interface PassResult {
   actions: ActionRecord[];
   /** The first failure in config order (its exit code is the pass's), if any. */
   failure?: AgentError;
+  /** The CA of every mount used, as last seen. */
+  mountCas: Map<string, string>;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -129,14 +142,15 @@ export async function runCertificatePass(
   const specs = config.certificates;
 
   // One CA read per mount (unauthenticated, cheap): tells "CA changed" and anchors chain checks.
-  const mounts = [...new Set(specs.map((s) => s.mount))];
-  const caByMount = new Map<string, string>();
+  const caByMount = options.mountCas ?? new Map<string, string>();
+  const mounts = [...new Set(specs.map((s) => s.mount))].filter((m) => !caByMount.has(m));
   await Promise.all(
     mounts.map(async (mount) => {
       const chain = await vault.readCaChain(mount);
       caByMount.set(mount, chain[0] as string);
     }),
   );
+  const renewalTime = options.renewalTime;
 
   const outcomes = await mapLimit(
     specs,
@@ -202,6 +216,7 @@ export async function runCertificatePass(
           fullchain: prepared.pems.fullchain ?? prepared.pems.cert,
         });
         for (const w of written.warnings) clog.warn('write warning', { detail: w });
+      caByMount.set(spec.mount, prepared.mountCa);
         clog.info('certificate written', {
           dir: spec.files.dir,
           generation: written.generation,
@@ -214,6 +229,9 @@ export async function runCertificatePass(
           verdict,
           serial: prepared.leaf.serial,
           notAfter: prepared.leaf.notAfter,
+          renewalTime: renewalTime
+            ? renewalTime(spec, prepared.leaf.notBefore, prepared.leaf.notAfter)
+            : computeRenewalTime(prepared.leaf.notBefore, prepared.leaf.notAfter, spec.renewAt),
           changed: written.changed,
           warnings: result.warnings,
         };
@@ -228,14 +246,38 @@ export async function runCertificatePass(
   const changed = outcomes.filter((o) => o.changed).map((o) => o.name);
   let actions: ActionRecord[] = [];
   let failure = outcomes.find((o) => o.error)?.error;
-  if (!options.dryRun && changed.length > 0) {
+  const act = async (names: string[]) => {
     try {
-      actions = await ports.runActions(planActions(changed, specs));
+      actions.push(...(await ports.runActions(planActions(names, specs))));
     } catch (error) {
-      const e = asAgentError(error, 'actions');
-      actions = (error as { records?: ActionRecord[] }).records ?? [];
-      failure = failure ?? e;
+      actions.push(...((error as { records?: ActionRecord[] }).records ?? []));
+      failure = failure ?? asAgentError(error, 'actions');
+    }
+  };
+  if (!options.dryRun && changed.length > 0) {
+    actions = [];
+    await act(changed);
+    // Health-gated: a set whose service does not come back healthy is rolled back and its action runs again.
+    for (const outcome of outcomes) {
+      const spec = specs.find((s) => s.name === outcome.name);
+      if (!outcome.changed || !spec?.healthCheck || !ports.healthCheck) continue;
+      try {
+        await ports.healthCheck(spec);
+        log.info('health check passed', { certificate: spec.name });
+      } catch (error) {
+        const e = asAgentError(error, spec.name);
+        const restored = await store.rollback(spec.files).catch(() => false);
+        log.error('health check failed: restored the previous certificate set', {
+          certificate: spec.name,
+          error: e.message,
+          restored,
+        });
+        await act([spec.name]);
+        outcome.action = 'rolled-back';
+        outcome.error = e;
+        failure = failure ?? e;
+      }
     }
   }
-  return { outcomes, actions, failure };
+  return { outcomes, actions, failure, mountCas: caByMount };
 }

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ConfigError, VaultRefusedError } from '../errors.js';
+import { AgentError, ConfigError, VaultRefusedError } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
-import type { VaultClient } from '../vault/vault-client.js';
+import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 
 export interface TokenSource {
   token: string;
@@ -118,4 +118,32 @@ export async function unwrapTokenSource(
   }
   vault.setToken(token);
   return { ...source, token };
+}
+
+/**
+ * Put a token to use: unwrap it first when the config says it is response-wrapped (a token that was already
+ * unwrapped by an earlier start is recognised and used as is), then `lookup-self` so a dead token fails now
+ * with a clear message instead of at the first certificate.
+ */
+export async function activateToken(
+  source: TokenSource,
+  vault: VaultClient,
+  wrapped: boolean,
+  log: Logger,
+): Promise<{ source: TokenSource; info: TokenInfo }> {
+  vault.setToken(source.token);
+  if (wrapped) {
+    try {
+      source = await unwrapTokenSource(source, vault, log);
+    } catch (error) {
+      if (!(AgentError.is(error) && error.code === 'wrapping-token-invalid')) throw error;
+      // Not (or no longer) a wrapping token: fine if it is a live token, e.g. the one we stored last start.
+      const info = await vault.lookupSelf().catch(() => {
+        throw error;
+      });
+      log.info('token is not response-wrapped (already unwrapped): using it as is', { origin: source.origin });
+      return { source, info };
+    }
+  }
+  return { source, info: await vault.lookupSelf() };
 }

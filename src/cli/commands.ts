@@ -1,7 +1,11 @@
 /** The command list: one entry per command, each loading its implementation on first use. */
 import type { Argv } from 'yargs';
 import type { BootstrapArgs } from '../app/bootstrap.js';
+import type { CheckArgs } from '../app/check.js';
+import type { StatusArgs } from '../app/status.js';
 import type { CliIo } from './run-cli.js';
+import { kubeCredentialCommand, kubeconfigCommand } from './kube.js';
+import { provisionCommand, tokenCommand } from './provision.js';
 
 export interface CommandModule {
   command: string;
@@ -32,6 +36,42 @@ export const COMMANDS: CommandModule[] = [
       return runBootstrap(args as unknown as BootstrapArgs, io);
     },
   },
+  {
+    command: 'run',
+    describe: 'bootstrap, then stay up and renew each certificate when due (SIGHUP: check now; SIGTERM: finish and exit)',
+    builder: (y) => y,
+    run: async (args, io) => {
+      const { runDaemon } = await import('../app/run.js');
+      return runDaemon(args as unknown as BootstrapArgs, io);
+    },
+  },
+  {
+    command: 'check',
+    describe: 'exit 0 when nothing is due, 10 when a certificate needs issuing; no Vault calls',
+    builder: (y) =>
+      y.option('exec-condition', {
+        type: 'boolean',
+        default: false,
+        describe: 'answer for systemd ExecCondition=: 0 when something is due (run), 1 when not (skip)',
+      }),
+    run: async (args, io) => {
+      const { runCheck } = await import('../app/check.js');
+      return runCheck(args as unknown as CheckArgs, io);
+    },
+  },
+  {
+    command: 'status',
+    describe: 'show each certificate, its expiry, next renewal and last result, and the token TTL',
+    builder: (y) => y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+    run: async (args, io) => {
+      const { runStatus } = await import('../app/status.js');
+      return runStatus(args as unknown as StatusArgs, io);
+    },
+  },
+  provisionCommand,
+  tokenCommand,
+  kubeconfigCommand,
+  kubeCredentialCommand,
   {
     command: 'version',
     describe: 'print version and build information',

@@ -80,7 +80,7 @@ export interface SetInspectionInput {
   /** The CA the mount issues with now (`GET <mount>/ca/pem`); undefined when not known (no Vault calls). */
   mountCaPem?: string;
   /** The renewal moment if the planner already computed one (e.g. with fleet jitter); default notBefore + renewAt × lifetime. */
-  renewAtTime?: Date;
+  renewAtTime?: Date | ((notBefore: Date, notAfter: Date) => Date);
   /** notBefore may be this far in the future before the set counts as not-yet-valid (default 0). */
   clockSkewToleranceSeconds?: number;
 }
@@ -128,7 +128,10 @@ export function inspectCertificateSet(input: SetInspectionInput): SetInspection 
   const leafInfo = tryParse(() => describeCertificate(leafCert, 'cert.pem'));
   if ('error' in leafInfo) return { verdict: verdict('unreadable', leafInfo.error) };
   const leaf = leafInfo.value;
-  const renewalTime = input.renewAtTime ?? computeRenewalTime(leaf.notBefore, leaf.notAfter, spec.renewAt);
+  const renewalTime =
+    typeof input.renewAtTime === 'function'
+      ? input.renewAtTime(leaf.notBefore, leaf.notAfter)
+      : (input.renewAtTime ?? computeRenewalTime(leaf.notBefore, leaf.notAfter, spec.renewAt));
   const withLeaf = (v: ReissueVerdict): SetInspection => ({ verdict: v, leaf, renewalTime });
 
   const key = tryParse(() => parsePrivateKey(current.key!, 'key.pem'));

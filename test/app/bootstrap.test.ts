@@ -24,6 +24,7 @@ function config(overrides: { apiserverAltNames?: string[]; ttl?: string } = {}):
 vault:
   address: ${vault.address}
   tokenFile: ${tokenFile}
+stateDir: ${join(work, 'state')}
 defaults:
   ttl: ${overrides.ttl ?? '2h'}
 node:

@@ -39,3 +39,53 @@ export function runAgent(
     });
   });
 }
+
+export interface RunningAgent {
+  readonly pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Send a signal and wait for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<AgentRun>;
+  kill(signal: NodeJS.Signals): void;
+  exited: Promise<AgentRun>;
+}
+
+/** Starts the agent in the background (for `run`). */
+export function startAgent(args: string[], opts: { env?: Record<string, string | undefined> } = {}): RunningAgent {
+  const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env };
+  const child = spawn(process.execPath, [AGENT_BIN, ...args], { env: env as NodeJS.ProcessEnv });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<AgentRun>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return {
+    pid: child.pid ?? -1,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    kill: (signal) => child.kill(signal),
+    stop: async (signal = 'SIGTERM') => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+      child.kill(signal);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+    exited,
+  };
+}
+
+/** Polls until `predicate` holds or the time runs out. */
+export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -100,6 +100,8 @@ export async function provisionTestPki(
           vault.api('POST', `${mount}/roles/${role}`, {
             key_type: opts.keyType ?? 'any',
             ttl: '24h',
+            // Short backdating keeps the renewal tests' tens-of-seconds lifetimes meaningful.
+            not_before_duration: '5s',
             max_ttl: opts.maxTtl ?? '720h',
             ...params,
           }),

@@ -1,0 +1,41 @@
+/**
+ * What `check` and `status` know without asking Vault: each set as read from disk, inspected against its
+ * spec with the same fleet-jittered schedule `run` uses (the seed comes from the state file).
+ */
+import type { AgentConfig, CertSpec } from '../config/types.js';
+import { readCertificateSet } from '../files/atomic-writer.js';
+import { renewalTime } from '../plan/schedule.js';
+import { inspectCertificateSet, type SetInspection } from '../pki/inspect-set.js';
+import { type AgentState, loadState } from './state.js';
+
+export interface LocalInspection {
+  spec: CertSpec;
+  inspection: SetInspection;
+}
+
+export function scheduleFor(config: AgentConfig, state: AgentState) {
+  const hostId = config.node?.name ?? 'unknown-host';
+  return (spec: CertSpec, notBefore: Date, notAfter: Date) =>
+    renewalTime({ notBefore, notAfter, renewAt: spec.renewAt, hostId, certName: spec.name, seed: state.seed });
+}
+
+export async function inspectLocally(
+  config: AgentConfig,
+  now: Date,
+): Promise<{ state: AgentState; results: LocalInspection[] }> {
+  const { state } = await loadState(config.stateDir);
+  const schedule = scheduleFor(config, state);
+  const results = await Promise.all(
+    config.certificates.map(async (spec) => {
+      const reading = await readCertificateSet(spec.files);
+      const inspection = inspectCertificateSet({
+        current: { cert: reading.files.cert, key: reading.files.key, ca: reading.files.ca },
+        spec,
+        now,
+        renewAtTime: (nb, na) => schedule(spec, nb, na),
+      });
+      return { spec, inspection };
+    }),
+  );
+  return { state, results };
+}

@@ -1,0 +1,71 @@
+/**
+ * `provision --cluster C [--plan]`: compute the cluster's desired Vault state from the presets, read
+ * what exists, print the diff, and apply only the differences (`--plan` changes nothing).
+ */
+import { readFile } from 'node:fs/promises';
+import type { CliIo } from '../cli/run-cli.js';
+import { ConfigError, ExitCode, UsageError } from '../errors.js';
+import { computeDesiredState } from '../provision/desired-state.js';
+import { formatPlan, planChanges } from '../provision/diff.js';
+import { type ProvisionFile, parseProvisionFile, resolveProvisionSettings } from '../provision/provision-settings.js';
+import { applyChanges, readObservedState } from '../provision/vault-state.js';
+import type { VaultClient } from '../vault/vault-client.js';
+import { loggerFor } from './bootstrap.js';
+import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
+
+export interface ProvisionArgs extends SessionArgs {
+  cluster: string;
+  plan?: boolean;
+  parent?: string;
+  engineerAuth?: string;
+  provisionConfig?: string;
+}
+
+export async function loadProvisionFile(path: string | undefined): Promise<ProvisionFile> {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read provision config ${path}: ${(error as NodeJS.ErrnoException).code}`, {
+      cause: error,
+    });
+  }
+  return parseProvisionFile(text, path);
+}
+
+/** The accessor of the engineers' auth method (identity templates name the method by accessor). */
+async function authAccessor(vault: VaultClient, mount: string): Promise<string> {
+  const auth = (await vault.read('sys/auth'))?.data ?? {};
+  const entry = auth[`${mount.replace(/\/+$/, '')}/`] as { accessor?: unknown } | undefined;
+  if (typeof entry?.accessor !== 'string') {
+    throw new UsageError(
+      `--engineer-auth ${mount}: no auth method is enabled at that path (have: ${Object.keys(auth).join(', ') || 'none'})`,
+    );
+  }
+  return entry.accessor;
+}
+
+export async function runProvision(args: ProvisionArgs, io: CliIo): Promise<number> {
+  const log = loggerFor(args, io);
+  const file = await loadProvisionFile(args.provisionConfig);
+  // Validate flags and the file before any I/O with Vault.
+  resolveProvisionSettings({ cluster: args.cluster, parent: args.parent }, file);
+  const settings = sessionSettings(args, io, log);
+  const token = await readSessionToken(args, io, log);
+  const vault = openSession(settings, token.token, args, log);
+
+  const engineerAuthAccessor = args.engineerAuth ? await authAccessor(vault, args.engineerAuth) : undefined;
+  const provision = resolveProvisionSettings(
+    { cluster: args.cluster, parent: args.parent, engineerAuthAccessor },
+    file,
+  );
+  const desired = computeDesiredState(provision, vault.address);
+  const observed = await readObservedState(vault, desired);
+  const plan = planChanges(desired, observed);
+  io.stdout(formatPlan(plan));
+  if (args.plan || plan.changes.length === 0) return ExitCode.ok;
+  await applyChanges(vault, plan.changes, log);
+  log.info('provision finished', { cluster: provision.cluster, changes: plan.changes.length });
+  return ExitCode.ok;
+}

@@ -1,0 +1,236 @@
+/**
+ * `run`: bootstrap, then stay up and renew each certificate when it is due.
+ * Each wake: re-read the token file (a rotated token is used at once), renew the token when half its TTL
+ * is gone, run one certificate pass with the fleet-jittered schedule, record state and metrics, and sleep
+ * until the next renewal, the next token renewal, or a capped backoff after a failure.
+ * SIGHUP: check everything now (and re-read the mounts' CAs). SIGTERM/SIGINT: finish the pass in progress
+ * (a write is never cut in half), then exit 0.
+ */
+import { readFile } from 'node:fs/promises';
+import { AgentError, ExitCode } from '../errors.js';
+import { type Logger, registerSecret } from '../log.js';
+import { retryDelay } from '../plan/schedule.js';
+import type { CliIo } from '../cli/run-cli.js';
+import { createVaultClient } from '../vault/node-vault-client.js';
+import { resolveVaultSettings } from '../vault/settings.js';
+import type { VaultClient } from '../vault/vault-client.js';
+import { type BootstrapArgs, connect, createPassPorts, loggerFor, printPassSummary, timeoutMsOf } from './bootstrap.js';
+import { runCertificatePass } from './certificate-pass.js';
+import { publishState } from './publish.js';
+import { loadState, recordPass, tokenState } from './state.js';
+import { scheduleFor } from './inspect-local.js';
+import { activateToken } from './token.js';
+
+/** Sleep that SIGHUP cuts short and SIGTERM/SIGINT end. */
+export interface Waker {
+  wait(ms: number): Promise<'timeout' | 'hup' | 'stop'>;
+  readonly stopping: boolean;
+  /** SIGHUP arrived since the last call. */
+  takeHup(): boolean;
+  dispose(): void;
+}
+
+export function processWaker(proc: NodeJS.Process = process): Waker {
+  let stopping = false;
+  let hup = false;
+  let wake: ((why: 'hup' | 'stop') => void) | undefined;
+  const onHup = () => {
+    hup = true;
+    wake?.('hup');
+  };
+  const onStop = () => {
+    stopping = true;
+    wake?.('stop');
+  };
+  proc.on('SIGHUP', onHup);
+  proc.on('SIGTERM', onStop);
+  proc.on('SIGINT', onStop);
+  return {
+    get stopping() {
+      return stopping;
+    },
+    takeHup() {
+      const was = hup;
+      hup = false;
+      return was;
+    },
+    wait(ms) {
+      if (stopping) return Promise.resolve('stop');
+      if (hup) return Promise.resolve('hup');
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          wake = undefined;
+          resolve('timeout');
+        }, Math.max(0, ms));
+        wake = (why) => {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve(why);
+        };
+      });
+    },
+    dispose() {
+      proc.off('SIGHUP', onHup);
+      proc.off('SIGTERM', onStop);
+      proc.off('SIGINT', onStop);
+    },
+  };
+}
+
+/** Longest sleep, so that a changed token file or a clock jump is noticed within this time. */
+const MAX_SLEEP_MS = 15 * 60_000;
+/** The mounts' CAs are re-read at least this often (and on SIGHUP) to notice a CA rotation. */
+const CA_MAX_AGE_MS = 60 * 60_000;
+/** Per-pass retry deadline after the first pass: the loop itself retries with backoff. */
+const LOOP_PASS_TIMEOUT_MS = 60_000;
+
+interface TokenClock {
+  expiresAt?: number;
+  renewAt?: number;
+}
+
+function tokenClock(ttlSeconds: number, renewable: boolean, now: number): TokenClock {
+  if (ttlSeconds <= 0) return {};
+  return { expiresAt: now + ttlSeconds * 1000, renewAt: renewable ? now + (ttlSeconds * 1000) / 2 : undefined };
+}
+
+export async function runDaemon(args: BootstrapArgs, io: CliIo, waker: Waker = processWaker()): Promise<number> {
+  const log = loggerFor(args, io);
+  try {
+    return await loop(args, io, log, waker);
+  } finally {
+    waker.dispose();
+  }
+}
+
+async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): Promise<number> {
+  const first = await connect(args, io, log, { needToken: true });
+  const { config } = first;
+  let vault: VaultClient = first.vault;
+  let source = first.token!.source;
+  let clock = tokenClock(first.token!.info.ttlSeconds, first.token!.info.renewable, Date.now());
+  const settings = resolveVaultSettings(config.vault, io.env, { tlsSkipVerify: args.tlsSkipVerify });
+  const loopVault = createVaultClient({
+    settings,
+    token: source.token,
+    timeoutMs: Math.min(timeoutMsOf(args), LOOP_PASS_TIMEOUT_MS),
+    log,
+  });
+
+  let { state } = await loadState(config.stateDir);
+  state = { ...state, token: tokenState(first.token!.info.ttlSeconds, first.token!.info.renewable, first.token!.info.periodSeconds) };
+  const schedule = scheduleFor(config, state);
+  if (clock.expiresAt !== undefined && !first.token!.info.renewable) {
+    log.warn('vault token is not renewable: renewals stop working when it expires', {
+      expires: new Date(clock.expiresAt).toISOString(),
+    });
+  }
+
+  const mountCas = new Map<string, string>();
+  let casReadAt = Date.now();
+  let failures = 0;
+  let passNumber = 0;
+  const warnedSkew = { value: false };
+
+  while (!waker.stopping) {
+    // 1. A rotated token file is picked up without a restart.
+    if (passNumber > 0 && source.file) {
+      const next = await readFile(source.file, 'utf8').then(
+        (t) => t.trim(),
+        () => undefined,
+      );
+      if (next && next !== source.token) {
+        registerSecret(next);
+        try {
+          const activated = await activateToken({ ...source, token: next }, loopVault, config.vault.wrappedToken, log);
+          source = activated.source;
+          clock = tokenClock(activated.info.ttlSeconds, activated.info.renewable, Date.now());
+          state = { ...state, token: tokenState(activated.info.ttlSeconds, activated.info.renewable, activated.info.periodSeconds) };
+          log.info('token file changed: using the new token', { file: source.file, ttl_s: activated.info.ttlSeconds });
+        } catch (error) {
+          log.error('token file changed but the new token cannot be used; keeping the old one', {
+            file: source.file,
+            error: (error as Error).message,
+          });
+          loopVault.setToken(source.token);
+        }
+      }
+    }
+    if (passNumber > 0) vault = loopVault;
+
+    // 2. Token upkeep: renew-self once half the TTL is gone.
+    if (clock.renewAt !== undefined && Date.now() >= clock.renewAt) {
+      try {
+        const renewed = await vault.renewSelf();
+        clock = tokenClock(renewed.leaseDurationSeconds, renewed.renewable, Date.now());
+        state = { ...state, token: tokenState(renewed.leaseDurationSeconds, renewed.renewable, state.token?.periodSeconds) };
+        log.info('vault token renewed', { ttl_s: renewed.leaseDurationSeconds });
+      } catch (error) {
+        log.error('vault token renewal failed', { error: (error as Error).message });
+        clock = { ...clock, renewAt: Date.now() + retryDelay(1, { baseMs: 5_000, capMs: 60_000 }) };
+      }
+    }
+
+    // 3. One pass. SIGHUP or an old CA cache makes it read the mounts' CAs again.
+    if (waker.takeHup() || Date.now() - casReadAt > CA_MAX_AGE_MS) {
+      mountCas.clear();
+      casReadAt = Date.now();
+    }
+    const before = totalRequests(vault);
+    let result: Awaited<ReturnType<typeof runCertificatePass>> | undefined;
+    try {
+      result = await runCertificatePass(config, createPassPorts(vault, log, passNumber === 0), {
+        renewalTime: schedule,
+        mountCas,
+      });
+      if (passNumber === 0) printPassSummary(result, io);
+    } catch (error) {
+      // Vault unreachable while reading CAs etc.: keep the sets on disk, retry with backoff.
+      log.error('pass failed', { error: (error as Error).message, code: AgentError.is(error) ? error.code : 'internal' });
+    }
+    passNumber++;
+    const skewMs = vault.clockSkewMs();
+    if (skewMs !== undefined && Math.abs(skewMs) > 5_000 && !warnedSkew.value) {
+      warnedSkew.value = true;
+      log.warn("this host's clock differs from Vault's (Date header): check time sync", {
+        skew_s: Math.round(skewMs / 1000),
+      });
+    }
+    const now = new Date();
+    if (result) {
+      state = recordPass(state, result, now, {
+        vaultRequests: totalRequests(vault) - before,
+        clockSkewSeconds: skewMs === undefined ? undefined : skewMs / 1000,
+      });
+    } else {
+      const vaultRequests = totalRequests(vault) - before;
+      state = {
+        ...state,
+        lastPass: { at: now.toISOString(), success: false, vaultRequests },
+        vaultRequestsTotal: (state.vaultRequestsTotal ?? 0) + vaultRequests,
+      };
+    }
+    await publishState(config, state, log);
+
+    // 4. Sleep until the next thing is due.
+    const ok = result !== undefined && !result.failure;
+    failures = ok ? 0 : failures + 1;
+    const candidates = [Date.now() + MAX_SLEEP_MS];
+    for (const o of result?.outcomes ?? []) if (o.renewalTime) candidates.push(o.renewalTime.getTime());
+    if (clock.renewAt !== undefined) candidates.push(clock.renewAt);
+    if (!ok) candidates.push(Date.now() + retryDelay(failures, { baseMs: 1_000, capMs: 5 * 60_000 }));
+    const wakeAt = Math.min(...candidates);
+    log.debug('sleeping', { until: new Date(wakeAt).toISOString(), failures });
+    const why = await waker.wait(wakeAt - Date.now());
+    if (why === 'hup') log.info('SIGHUP: checking every certificate now');
+  }
+  log.info('stopping: the pass in progress finished');
+  return ExitCode.ok;
+}
+
+function totalRequests(vault: VaultClient): number {
+  let n = 0;
+  for (const v of vault.stats.requests.values()) n += v;
+  return n;
+}
+

@@ -1,0 +1,48 @@
+/**
+ * Vault connection for the operator and engineer commands (provision, token create, kubeconfig,
+ * kube-credential). They run on a workstation, not a node: no agent config file; Vault's own
+ * environment variables, an optional `--vault-addr`, and the token from --token-file, VAULT_TOKEN or
+ * ~/.vault-token (SPEC "Token sources").
+ */
+import type { GlobalArgs } from '../cli/global-options.js';
+import type { CliIo } from '../cli/run-cli.js';
+import type { VaultSettings } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { createVaultClient } from '../vault/node-vault-client.js';
+import { type ResolvedVaultSettings, resolveVaultSettings } from '../vault/settings.js';
+import type { VaultClient } from '../vault/vault-client.js';
+import { timeoutMsOf } from './bootstrap.js';
+import { resolveToken, type TokenSource } from './token.js';
+
+export interface SessionArgs extends GlobalArgs {
+  vaultAddr?: string;
+}
+
+export function sessionSettings(
+  args: SessionArgs,
+  io: CliIo,
+  log: Logger,
+  config: Partial<VaultSettings> = {},
+): ResolvedVaultSettings {
+  const settings = resolveVaultSettings(config, io.env, {
+    address: args.vaultAddr,
+    tlsSkipVerify: args.tlsSkipVerify,
+  });
+  if (settings.skipVerify) log.warn('TLS verification of Vault is OFF (VAULT_SKIP_VERIFY + --tls-skip-verify)');
+  return settings;
+}
+
+export async function readSessionToken(args: SessionArgs, io: CliIo, log: Logger): Promise<TokenSource> {
+  return resolveToken({ flagFile: args.tokenFile, env: io.env, home: io.env.HOME, log });
+}
+
+export function openSession(
+  settings: ResolvedVaultSettings,
+  token: string | undefined,
+  args: SessionArgs,
+  log: Logger,
+  opts: { maxTimeoutMs?: number } = {},
+): VaultClient {
+  const timeoutMs = Math.min(timeoutMsOf(args), opts.maxTimeoutMs ?? Number.POSITIVE_INFINITY);
+  return createVaultClient({ settings, token, timeoutMs, log });
+}

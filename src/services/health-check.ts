@@ -1,0 +1,74 @@
+/**
+ * Health checks after a restart: a TLS handshake to host:port that must verify against the set's new
+ * ca.pem (and present the new client certificate if the server asks for one), or a command that must
+ * exit 0. Retried until the timeout, because a restarted service needs a moment to listen again.
+ */
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:tls';
+import { execa } from 'execa';
+import type { HealthCheckSpec } from '../config/types.js';
+import { WriteError } from '../errors.js';
+
+export interface HealthCheckFiles {
+  /** Paths of the set's visible files. */
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+function tlsHandshake(target: string, files: { cert: Buffer; key: Buffer; ca: Buffer }, timeoutMs: number): Promise<void> {
+  const i = target.lastIndexOf(':');
+  const host = target.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(target.slice(i + 1));
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, ca: files.ca, cert: files.cert, key: files.key, servername: undefined, timeout: timeoutMs });
+    socket.once('secureConnect', () => {
+      socket.end();
+      resolve();
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      reject(new Error(`no TLS handshake with ${target} within ${timeoutMs} ms`));
+    });
+    socket.once('error', (e) => reject(e));
+  });
+}
+
+/** Runs the check until it passes or its timeout runs out; throws WriteError('health-check-failed'). */
+export async function runHealthCheck(
+  certName: string,
+  check: HealthCheckSpec,
+  files: HealthCheckFiles,
+  opts: { now?: () => number; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<void> {
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const deadline = now() + check.timeoutMs;
+  let last = 'not run';
+  const material = check.tls
+    ? { cert: await readFile(files.cert), key: await readFile(files.key), ca: await readFile(files.ca) }
+    : undefined;
+  for (let attempt = 0; ; attempt++) {
+    const left = Math.max(1, deadline - now());
+    try {
+      if (check.tls && material) {
+        await tlsHandshake(check.tls, material, Math.min(left, 5000));
+      } else if (check.command) {
+        const [file, ...args] = check.command;
+        await execa(file as string, args, { timeout: Math.min(left, 30_000), stdin: 'ignore', reject: true });
+      }
+      return;
+    } catch (error) {
+      const e = error as { shortMessage?: string; message?: string };
+      last = (e.shortMessage ?? e.message ?? String(error)).split('\n')[0] ?? '';
+    }
+    if (now() + 500 >= deadline) break;
+    await sleep(Math.min(500 * 2 ** Math.min(attempt, 3), 4000, deadline - now()));
+  }
+  const what = check.tls ? `TLS handshake with ${check.tls}` : `command ${check.command?.[0]}`;
+  throw new WriteError(
+    'health-check-failed',
+    `certificate "${certName}": health check failed (${what}) for ${Math.round(check.timeoutMs / 1000)}s: ${last}`,
+    { details: { certificate: certName } },
+  );
+}
