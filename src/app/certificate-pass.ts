@@ -216,7 +216,7 @@ export async function runCertificatePass(
           fullchain: prepared.pems.fullchain ?? prepared.pems.cert,
         });
         for (const w of written.warnings) clog.warn('write warning', { detail: w });
-      caByMount.set(spec.mount, prepared.mountCa);
+        caByMount.set(spec.mount, prepared.mountCa);
         clog.info('certificate written', {
           dir: spec.files.dir,
           generation: written.generation,

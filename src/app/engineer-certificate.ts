@@ -40,7 +40,13 @@ export async function issueEngineerCertificate(
   const commonName = opts.commonName ?? (await engineerLoginName(vault));
   const key = await generateKey({ type: 'ec', bits: 256 });
   const csr = createCsr(key, { commonName });
-  const answer = await vault.sign(opts.mount, opts.role, csr, { commonName, ttl: opts.ttl }, { certName: 'kube-credential' });
+  const answer = await vault.sign(
+    opts.mount,
+    opts.role,
+    csr,
+    { commonName, ttl: opts.ttl },
+    { certName: 'kube-credential' },
+  );
   const leaf = new X509Certificate(answer.data.certificate);
   if (!leaf.checkPrivateKey(key.privateKey)) {
     throw new WriteError('verification-failed', 'Vault returned a certificate for another key');

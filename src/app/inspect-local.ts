@@ -4,8 +4,8 @@
  */
 import type { AgentConfig, CertSpec } from '../config/types.js';
 import { readCertificateSet } from '../files/atomic-writer.js';
-import { renewalTime } from '../plan/schedule.js';
 import { inspectCertificateSet, type SetInspection } from '../pki/inspect-set.js';
+import { renewalTime } from '../plan/schedule.js';
 import { type AgentState, loadState } from './state.js';
 
 export interface LocalInspection {
@@ -16,7 +16,14 @@ export interface LocalInspection {
 export function scheduleFor(config: AgentConfig, state: AgentState) {
   const hostId = config.node?.name ?? 'unknown-host';
   return (spec: CertSpec, notBefore: Date, notAfter: Date) =>
-    renewalTime({ notBefore, notAfter, renewAt: spec.renewAt, hostId, certName: spec.name, seed: state.seed });
+    renewalTime({
+      notBefore,
+      notAfter,
+      renewAt: spec.renewAt,
+      hostId,
+      certName: spec.name,
+      seed: state.seed,
+    });
 }
 
 export async function inspectLocally(

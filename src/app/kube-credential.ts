@@ -9,18 +9,18 @@ import type { CliIo } from '../cli/run-cli.js';
 import { defaultMountNaming } from '../config/presets.js';
 import { AgentError, ExitCode, exitCodeOf } from '../errors.js';
 import {
-  buildExecCredential,
-  type CachedCredential,
-  isCredentialFresh,
-  matchesCache,
-} from '../kube/exec-credential.js';
-import {
   credentialCacheDir,
   credentialCacheFile,
   hashToken,
   readCredentialCache,
   writeCredentialCache,
 } from '../kube/credential-cache.js';
+import {
+  buildExecCredential,
+  type CachedCredential,
+  isCredentialFresh,
+  matchesCache,
+} from '../kube/exec-credential.js';
 import { createLogger, redact } from '../log.js';
 import { issueEngineerCertificate } from './engineer-certificate.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
@@ -72,10 +72,24 @@ async function produceCredential(args: KubeCredentialArgs, io: CliIo): Promise<s
   }
 
   const vault = openSession(settings, token.token, args, log, { maxTimeoutMs: MAX_WAIT_MS });
-  const cert = await issueEngineerCertificate(vault, { mount, role, commonName: args.commonName, ttl: args.ttl });
-  const record: CachedCredential = { version: 1, ...want, certificatePem: cert.certificatePem, keyPem: cert.keyPem };
+  const cert = await issueEngineerCertificate(vault, {
+    mount,
+    role,
+    commonName: args.commonName,
+    ttl: args.ttl,
+  });
+  const record: CachedCredential = {
+    version: 1,
+    ...want,
+    certificatePem: cert.certificatePem,
+    keyPem: cert.keyPem,
+  };
   await writeCredentialCache(file, dir, record);
-  log.debug('credential issued', { cn: cert.commonName, serial: cert.serial, not_after: cert.notAfter.toISOString() });
+  log.debug('credential issued', {
+    cn: cert.commonName,
+    serial: cert.serial,
+    not_after: cert.notAfter.toISOString(),
+  });
   return JSON.stringify(buildExecCredential(cert.certificatePem, cert.keyPem, cert.notAfter));
 }
 

@@ -56,7 +56,8 @@ export async function runKubeconfig(args: KubeconfigArgs, io: CliIo): Promise<nu
   } catch {
     throw new UsageError(`--server "${args.server}" is not a URL such as https://api.example:6443`);
   }
-  if (server.protocol !== 'https:') throw new UsageError(`--server ${args.server}: the API server URL must be https`);
+  if (server.protocol !== 'https:')
+    throw new UsageError(`--server ${args.server}: the API server URL must be https`);
   const settings = sessionSettings(args, io, log);
   const mount = args.mount ?? defaultMountNaming(args.cluster).kubernetes;
   const userName = args.user ?? `${args.cluster}-vault`;

@@ -7,7 +7,11 @@ import type { CliIo } from '../cli/run-cli.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { computeDesiredState } from '../provision/desired-state.js';
 import { formatPlan, planChanges } from '../provision/diff.js';
-import { type ProvisionFile, parseProvisionFile, resolveProvisionSettings } from '../provision/provision-settings.js';
+import {
+  type ProvisionFile,
+  parseProvisionFile,
+  resolveProvisionSettings,
+} from '../provision/provision-settings.js';
 import { applyChanges, readObservedState } from '../provision/vault-state.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import { loggerFor } from './bootstrap.js';

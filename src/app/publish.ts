@@ -44,7 +44,7 @@ export async function publishState(config: AgentConfig, state: AgentState, log: 
   );
   if (!config.metrics) return;
   const file = config.metrics.textfile;
-  await writeMetricsFile(file, renderMetrics(metricsSnapshot(config, state, new Date()))).catch((error: unknown) =>
-    log.error('cannot write metrics', { file, error: (error as Error).message }),
+  await writeMetricsFile(file, renderMetrics(metricsSnapshot(config, state, new Date()))).catch(
+    (error: unknown) => log.error('cannot write metrics', { file, error: (error as Error).message }),
   );
 }

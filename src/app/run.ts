@@ -7,18 +7,25 @@
  * (a write is never cut in half), then exit 0.
  */
 import { readFile } from 'node:fs/promises';
+import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
 import { retryDelay } from '../plan/schedule.js';
-import type { CliIo } from '../cli/run-cli.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
 import { resolveVaultSettings } from '../vault/settings.js';
 import type { VaultClient } from '../vault/vault-client.js';
-import { type BootstrapArgs, connect, createPassPorts, loggerFor, printPassSummary, timeoutMsOf } from './bootstrap.js';
+import {
+  type BootstrapArgs,
+  connect,
+  createPassPorts,
+  loggerFor,
+  printPassSummary,
+  timeoutMsOf,
+} from './bootstrap.js';
 import { runCertificatePass } from './certificate-pass.js';
+import { scheduleFor } from './inspect-local.js';
 import { publishState } from './publish.js';
 import { loadState, recordPass, tokenState } from './state.js';
-import { scheduleFor } from './inspect-local.js';
 import { activateToken } from './token.js';
 
 /** Sleep that SIGHUP cuts short and SIGTERM/SIGINT end. */
@@ -58,10 +65,13 @@ export function processWaker(proc: NodeJS.Process = process): Waker {
       if (stopping) return Promise.resolve('stop');
       if (hup) return Promise.resolve('hup');
       return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          wake = undefined;
-          resolve('timeout');
-        }, Math.max(0, ms));
+        const timer = setTimeout(
+          () => {
+            wake = undefined;
+            resolve('timeout');
+          },
+          Math.max(0, ms),
+        );
         wake = (why) => {
           clearTimeout(timer);
           wake = undefined;
@@ -91,10 +101,17 @@ interface TokenClock {
 
 function tokenClock(ttlSeconds: number, renewable: boolean, now: number): TokenClock {
   if (ttlSeconds <= 0) return {};
-  return { expiresAt: now + ttlSeconds * 1000, renewAt: renewable ? now + (ttlSeconds * 1000) / 2 : undefined };
+  return {
+    expiresAt: now + ttlSeconds * 1000,
+    renewAt: renewable ? now + (ttlSeconds * 1000) / 2 : undefined,
+  };
 }
 
-export async function runDaemon(args: BootstrapArgs, io: CliIo, waker: Waker = processWaker()): Promise<number> {
+export async function runDaemon(
+  args: BootstrapArgs,
+  io: CliIo,
+  waker: Waker = processWaker(),
+): Promise<number> {
   const log = loggerFor(args, io);
   try {
     return await loop(args, io, log, waker);
@@ -118,7 +135,14 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   });
 
   let { state } = await loadState(config.stateDir);
-  state = { ...state, token: tokenState(first.token!.info.ttlSeconds, first.token!.info.renewable, first.token!.info.periodSeconds) };
+  state = {
+    ...state,
+    token: tokenState(
+      first.token!.info.ttlSeconds,
+      first.token!.info.renewable,
+      first.token!.info.periodSeconds,
+    ),
+  };
   const schedule = scheduleFor(config, state);
   if (clock.expiresAt !== undefined && !first.token!.info.renewable) {
     log.warn('vault token is not renewable: renewals stop working when it expires', {
@@ -142,11 +166,26 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
       if (next && next !== source.token) {
         registerSecret(next);
         try {
-          const activated = await activateToken({ ...source, token: next }, loopVault, config.vault.wrappedToken, log);
+          const activated = await activateToken(
+            { ...source, token: next },
+            loopVault,
+            config.vault.wrappedToken,
+            log,
+          );
           source = activated.source;
           clock = tokenClock(activated.info.ttlSeconds, activated.info.renewable, Date.now());
-          state = { ...state, token: tokenState(activated.info.ttlSeconds, activated.info.renewable, activated.info.periodSeconds) };
-          log.info('token file changed: using the new token', { file: source.file, ttl_s: activated.info.ttlSeconds });
+          state = {
+            ...state,
+            token: tokenState(
+              activated.info.ttlSeconds,
+              activated.info.renewable,
+              activated.info.periodSeconds,
+            ),
+          };
+          log.info('token file changed: using the new token', {
+            file: source.file,
+            ttl_s: activated.info.ttlSeconds,
+          });
         } catch (error) {
           log.error('token file changed but the new token cannot be used; keeping the old one', {
             file: source.file,
@@ -163,7 +202,10 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
       try {
         const renewed = await vault.renewSelf();
         clock = tokenClock(renewed.leaseDurationSeconds, renewed.renewable, Date.now());
-        state = { ...state, token: tokenState(renewed.leaseDurationSeconds, renewed.renewable, state.token?.periodSeconds) };
+        state = {
+          ...state,
+          token: tokenState(renewed.leaseDurationSeconds, renewed.renewable, state.token?.periodSeconds),
+        };
         log.info('vault token renewed', { ttl_s: renewed.leaseDurationSeconds });
       } catch (error) {
         log.error('vault token renewal failed', { error: (error as Error).message });
@@ -186,7 +228,10 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
       if (passNumber === 0) printPassSummary(result, io);
     } catch (error) {
       // Vault unreachable while reading CAs etc.: keep the sets on disk, retry with backoff.
-      log.error('pass failed', { error: (error as Error).message, code: AgentError.is(error) ? error.code : 'internal' });
+      log.error('pass failed', {
+        error: (error as Error).message,
+        code: AgentError.is(error) ? error.code : 'internal',
+      });
     }
     passNumber++;
     const skewMs = vault.clockSkewMs();
@@ -233,4 +278,3 @@ function totalRequests(vault: VaultClient): number {
   for (const v of vault.stats.requests.values()) n += v;
   return n;
 }
-

@@ -110,6 +110,11 @@ export function recordPass(
   };
 }
 
-export function tokenState(ttlSeconds: number, renewable: boolean, periodSeconds?: number, now = new Date()): TokenState {
+export function tokenState(
+  ttlSeconds: number,
+  renewable: boolean,
+  periodSeconds?: number,
+  now = new Date(),
+): TokenState {
   return { ttlSeconds, renewable, periodSeconds, checkedAt: now.toISOString() };
 }

@@ -31,7 +31,12 @@ export interface CertificateStatus {
 
 export interface StatusReport {
   generatedAt: string;
-  token: { ttlSeconds: number | null; renewable: boolean; checkedAt: string; periodSeconds: number | null } | null;
+  token: {
+    ttlSeconds: number | null;
+    renewable: boolean;
+    checkedAt: string;
+    periodSeconds: number | null;
+  } | null;
   lastPass: { at: string; success: boolean } | null;
   certificates: CertificateStatus[];
 }
@@ -47,7 +52,12 @@ export function buildStatusReport(
         ttlSeconds:
           state.token.ttlSeconds === 0
             ? null
-            : Math.max(0, Math.round(state.token.ttlSeconds - (now.getTime() - Date.parse(state.token.checkedAt)) / 1000)),
+            : Math.max(
+                0,
+                Math.round(
+                  state.token.ttlSeconds - (now.getTime() - Date.parse(state.token.checkedAt)) / 1000,
+                ),
+              ),
         renewable: state.token.renewable,
         checkedAt: state.token.checkedAt,
         periodSeconds: state.token.periodSeconds ?? null,
@@ -91,7 +101,10 @@ const COLUMNS: [string, (c: CertificateStatus) => string][] = [
   ['SANS', (c) => [...c.sans.dns, ...c.sans.ip].join(',') || '-'],
   ['SERIAL', (c) => (c.serial ? c.serial.slice(-11) : '-')],
   ['NOT AFTER', (c) => c.notAfter?.replace('.000Z', 'Z') ?? '-'],
-  ['LEFT', (c) => (c.secondsLeft === null ? '-' : c.secondsLeft < 0 ? 'expired' : formatDuration(c.secondsLeft))],
+  [
+    'LEFT',
+    (c) => (c.secondsLeft === null ? '-' : c.secondsLeft < 0 ? 'expired' : formatDuration(c.secondsLeft)),
+  ],
   ['NEXT RENEWAL', (c) => c.nextRenewal?.replace('.000Z', 'Z') ?? '-'],
   ['MOUNT/ROLE', (c) => `${c.mount}/${c.role}`],
   ['UNITS', (c) => c.units.join(',') || '-'],
@@ -114,6 +127,7 @@ export function renderStatusTable(report: StatusReport): string {
       ? `token: ${t.ttlSeconds === null ? 'no expiry' : `${formatDuration(t.ttlSeconds)} left`}, ${t.renewable ? 'renewable' : 'not renewable'}${t.periodSeconds ? `, period ${formatDuration(t.periodSeconds)}` : ''} (as of ${t.checkedAt})`
       : 'token: unknown (no pass recorded yet)',
   );
-  if (report.lastPass) out.push(`last pass: ${report.lastPass.at} ${report.lastPass.success ? 'ok' : 'FAILED'}`);
+  if (report.lastPass)
+    out.push(`last pass: ${report.lastPass.at} ${report.lastPass.success ? 'ok' : 'FAILED'}`);
   return `${out.join('\n')}\n`;
 }

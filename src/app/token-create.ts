@@ -41,7 +41,10 @@ export async function runTokenCreate(args: TokenCreateArgs, io: CliIo): Promise<
   }
   checkDuration('--period', args.period);
   checkDuration('--wrap-ttl', args.wrapTtl);
-  const provision = resolveProvisionSettings({ cluster: args.cluster }, await loadProvisionFile(args.provisionConfig));
+  const provision = resolveProvisionSettings(
+    { cluster: args.cluster },
+    await loadProvisionFile(args.provisionConfig),
+  );
   const role = provision.tokenRoles[nodeType];
 
   const settings = sessionSettings(args, io, log);
@@ -58,7 +61,10 @@ export async function runTokenCreate(args: TokenCreateArgs, io: CliIo): Promise<
   if (args.wrapTtl) {
     const wrapped = answer.wrapInfo?.token;
     if (typeof wrapped !== 'string') {
-      throw new VaultUnavailableError('vault-bad-response', `Vault did not wrap the answer of auth/token/create/${role}`);
+      throw new VaultUnavailableError(
+        'vault-bad-response',
+        `Vault did not wrap the answer of auth/token/create/${role}`,
+      );
     }
     log.info('response-wrapped node token created', {
       cluster: provision.cluster,
@@ -73,7 +79,10 @@ export async function runTokenCreate(args: TokenCreateArgs, io: CliIo): Promise<
   const auth = answer.auth ?? {};
   const clientToken = auth.client_token;
   if (typeof clientToken !== 'string') {
-    throw new VaultUnavailableError('vault-bad-response', `Vault returned no token from auth/token/create/${role}`);
+    throw new VaultUnavailableError(
+      'vault-bad-response',
+      `Vault returned no token from auth/token/create/${role}`,
+    );
   }
   log.info('node token created', {
     cluster: provision.cluster,

@@ -141,7 +141,9 @@ export async function activateToken(
       const info = await vault.lookupSelf().catch(() => {
         throw error;
       });
-      log.info('token is not response-wrapped (already unwrapped): using it as is', { origin: source.origin });
+      log.info('token is not response-wrapped (already unwrapped): using it as is', {
+        origin: source.origin,
+      });
       return { source, info };
     }
   }

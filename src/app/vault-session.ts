@@ -28,7 +28,8 @@ export function sessionSettings(
     address: args.vaultAddr,
     tlsSkipVerify: args.tlsSkipVerify,
   });
-  if (settings.skipVerify) log.warn('TLS verification of Vault is OFF (VAULT_SKIP_VERIFY + --tls-skip-verify)');
+  if (settings.skipVerify)
+    log.warn('TLS verification of Vault is OFF (VAULT_SKIP_VERIFY + --tls-skip-verify)');
   return settings;
 }
 

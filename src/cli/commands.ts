@@ -3,9 +3,9 @@ import type { Argv } from 'yargs';
 import type { BootstrapArgs } from '../app/bootstrap.js';
 import type { CheckArgs } from '../app/check.js';
 import type { StatusArgs } from '../app/status.js';
-import type { CliIo } from './run-cli.js';
 import { kubeCredentialCommand, kubeconfigCommand } from './kube.js';
 import { provisionCommand, tokenCommand } from './provision.js';
+import type { CliIo } from './run-cli.js';
 
 export interface CommandModule {
   command: string;
@@ -38,7 +38,8 @@ export const COMMANDS: CommandModule[] = [
   },
   {
     command: 'run',
-    describe: 'bootstrap, then stay up and renew each certificate when due (SIGHUP: check now; SIGTERM: finish and exit)',
+    describe:
+      'bootstrap, then stay up and renew each certificate when due (SIGHUP: check now; SIGTERM: finish and exit)',
     builder: (y) => y,
     run: async (args, io) => {
       const { runDaemon } = await import('../app/run.js');
@@ -62,7 +63,8 @@ export const COMMANDS: CommandModule[] = [
   {
     command: 'status',
     describe: 'show each certificate, its expiry, next renewal and last result, and the token TTL',
-    builder: (y) => y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+    builder: (y) =>
+      y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
     run: async (args, io) => {
       const { runStatus } = await import('../app/status.js');
       return runStatus(args as unknown as StatusArgs, io);

@@ -12,12 +12,22 @@ export const kubeconfigCommand: CommandModule = {
       .option('user', { type: 'string', describe: 'user entry name (default <cluster>-vault)' })
       .option('context', { type: 'string', describe: 'context name (default <cluster>)' })
       .option('use-context', { type: 'boolean', default: false, describe: 'make the context current' })
-      .option('embed', { type: 'boolean', default: false, describe: 'write a certificate and key instead of the plugin' })
-      .option('kubeconfig', { type: 'string', describe: 'file to merge into (default $KUBECONFIG or ~/.kube/config)' })
+      .option('embed', {
+        type: 'boolean',
+        default: false,
+        describe: 'write a certificate and key instead of the plugin',
+      })
+      .option('kubeconfig', {
+        type: 'string',
+        describe: 'file to merge into (default $KUBECONFIG or ~/.kube/config)',
+      })
       .option('mount', { type: 'string', describe: 'Kubernetes PKI mount (default k8s/<cluster>/pki)' })
       .option('common-name', { type: 'string', describe: 'your login name, when the token does not tell it' })
       .option('ttl', { type: 'string', describe: 'certificate lifetime for --embed (default: the role)' })
-      .option('exec-command', { type: 'string', describe: 'plugin command in the kubeconfig (default vault-pki-agent)' })
+      .option('exec-command', {
+        type: 'string',
+        describe: 'plugin command in the kubeconfig (default vault-pki-agent)',
+      })
       .option('vault-addr', { type: 'string', describe: 'Vault address (default VAULT_ADDR)' }),
   run: async (args, io) => {
     const { runKubeconfig } = await import('../app/kubeconfig.js');

@@ -58,7 +58,9 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
 }
 
 function reportFailure(error: unknown, argv: string[], io: CliIo): number {
-  const code = exitCodeOf(error);
+  // `check --exec-condition` answers systemd, which skips a unit quietly on 1-254: a usage error there must
+  // let the renewal run (and fail visibly) instead of silently disabling renewals.
+  const code = argv.includes('--exec-condition') ? ExitCode.ok : exitCodeOf(error);
   const format = argv.includes('json') && argv.some((a) => a.startsWith('--log-format')) ? 'json' : 'text';
   const log = createLogger({ format, write: (l) => io.stderr(`${l}\n`) });
   if (AgentError.is(error)) {

@@ -23,6 +23,7 @@ import {
   DATA_LINK,
   DATA_TMP,
   isGenerationName,
+  isProcessAlive,
   LINK_TMP_PREFIX,
   LOCK_FILE,
   lockDirectory,
@@ -80,6 +81,12 @@ export interface RollbackResult {
 export interface WriterOptions {
   ownership?: OwnershipSources;
   now?: () => Date;
+  /**
+   * Called with the new generation's directory once its files are complete and synced, before
+   * anything points at it (e.g. check the key matches the cert as written). Throwing removes the
+   * generation and leaves the current set in place; the error is passed on unchanged.
+   */
+  verify?: (generationDir: string) => Promise<void>;
 }
 
 interface Entry {
@@ -315,7 +322,7 @@ async function recoverLocked(dir: string): Promise<string[]> {
     if (name === LOCK_FILE || name === `${LOCK_FILE}.${process.pid}`) continue; // ours, held right now
     if (name.startsWith(`${LOCK_FILE}.`)) {
       const pid = Number(name.slice(LOCK_FILE.length + 1));
-      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue; // another writer publishing its lock
+      if (Number.isInteger(pid) && pid > 0 && (await isProcessAlive(pid))) continue; // another writer publishing its lock
     }
     const path = join(dir, name);
     await attempt('remove', path, () => rm(path, { recursive: true, force: true }));
@@ -323,15 +330,6 @@ async function recoverLocked(dir: string): Promise<string[]> {
   }
   if (removed.length > 0) await syncDirectory(dir);
   return removed;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoOf(error) === 'EPERM';
-  }
 }
 
 /** Create `files.dir` (dirMode, owner) when missing; parents get 0755 like `mkdir -p`. */
@@ -514,6 +512,7 @@ export async function writeCertificateSet(
     );
     const oldPrevious = await readPointer(spec.dir, PREVIOUS_LINK);
     try {
+      await options.verify?.(join(spec.dir, generation));
       // Links first (they resolve through ..data, so they show the old set until the swap).
       for (const d of await linkDrift(spec.dir, entries)) await d.fix();
       // ..previous before ..data: a crash in between leaves old = current = previous, never a
@@ -535,7 +534,9 @@ export async function writeCertificateSet(
     // The switch happened: what follows cannot undo it, so failures are warnings.
     const warnings: string[] = [];
     await syncDirectory(spec.dir).catch((error: unknown) => warnings.push(String((error as Error).message)));
-    const keep = new Set([generation, current].filter((g): g is string => g !== undefined));
+    // Without a current set, ..previous was left alone and still names its generation.
+    const kept = current ?? oldPrevious;
+    const keep = new Set([generation, kept].filter((g): g is string => g !== undefined));
     for (const name of await strays(spec.dir, keep).catch(() => [] as string[])) {
       if (!isGenerationName(name)) continue;
       await rm(join(spec.dir, name), { recursive: true, force: true }).catch((error: unknown) =>

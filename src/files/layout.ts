@@ -47,13 +47,18 @@ export function visibleLinkTarget(name: string): string {
   return `${DATA_LINK}/${name}`;
 }
 
-function isAlive(pid: number): boolean {
+/** A lock holder is alive when signal 0 reaches it and it is not a zombie awaiting its reaper. */
+export async function isProcessAlive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return errnoOf(error) === 'EPERM';
+    if (errnoOf(error) !== 'EPERM') return false;
   }
+  // "pid (comm) S ...": the state follows the last ')'.
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return true; // no procfs: trust the signal
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X' && state !== '';
 }
 
 // Serialises writers inside this process (the lock file only sees other processes).
@@ -87,7 +92,12 @@ export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
             if (errnoOf(error) !== 'EEXIST' || round >= 3) throw error;
           }
           const holder = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
-          if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+          if (
+            Number.isInteger(holder) &&
+            holder > 0 &&
+            holder !== process.pid &&
+            (await isProcessAlive(holder))
+          ) {
             throw new WriteError(
               'write-failed',
               `${dir} is being written by process ${holder} (${lockPath})`,

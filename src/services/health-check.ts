@@ -16,12 +16,24 @@ export interface HealthCheckFiles {
   ca: string;
 }
 
-function tlsHandshake(target: string, files: { cert: Buffer; key: Buffer; ca: Buffer }, timeoutMs: number): Promise<void> {
+function tlsHandshake(
+  target: string,
+  files: { cert: Buffer; key: Buffer; ca: Buffer },
+  timeoutMs: number,
+): Promise<void> {
   const i = target.lastIndexOf(':');
   const host = target.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(target.slice(i + 1));
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, ca: files.ca, cert: files.cert, key: files.key, servername: undefined, timeout: timeoutMs });
+    const socket = connect({
+      host,
+      port,
+      ca: files.ca,
+      cert: files.cert,
+      key: files.key,
+      servername: undefined,
+      timeout: timeoutMs,
+    });
     socket.once('secureConnect', () => {
       socket.end();
       resolve();

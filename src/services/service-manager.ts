@@ -24,6 +24,12 @@ export interface SystemctlOptions {
   timeoutMs?: number;
   /** Extra environment for systemctl (tests configure the fake through it). */
   env?: Record<string, string>;
+  /**
+   * Queue restarts without waiting for them (`systemctl --no-block`). Needed when the agent itself runs in
+   * a unit the restarted services are ordered after (the boot unit): waiting would deadlock until the
+   * timeout. Default: on when VPA_SYSTEMCTL_NO_BLOCK=1 (set by units/vault-pki-agent.service).
+   */
+  noBlock?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 90_000;
@@ -52,8 +58,10 @@ export class SystemctlServiceManager implements ServiceManager {
   readonly binary: string;
   readonly timeoutMs: number;
   private readonly env: Record<string, string>;
+  readonly noBlock: boolean;
 
   constructor(options: SystemctlOptions = {}) {
+    this.noBlock = options.noBlock ?? process.env.VPA_SYSTEMCTL_NO_BLOCK === '1';
     this.binary = options.binary ?? process.env.VPA_SYSTEMCTL ?? 'systemctl';
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.env = options.env ?? {};
@@ -113,7 +121,7 @@ export class SystemctlServiceManager implements ServiceManager {
   }
 
   async run(unit: string, verb: ServiceVerb): Promise<void> {
-    const outcome = await this.spawn([verb, unit]);
+    const outcome = await this.spawn(this.noBlock ? ['--no-block', verb, unit] : [verb, unit]);
     if (outcome.failed) throw this.failure(unit, verb, outcome);
   }
 }

@@ -63,11 +63,14 @@ describe('check', () => {
     }
   });
 
-  it('--exec-condition answers systemd: 0 = due (run), 1 = nothing due (skip), 255 = broken', async () => {
+  it('--exec-condition answers systemd: 0 = due (run), 1 = nothing due (skip); broken = 0 (run and fail loudly)', async () => {
     expect((await runAgent(['check', '--exec-condition', '--config', config])).code).toBe(0);
     writeFileSync(config, 'cluster: [');
-    expect((await runAgent(['check', '--exec-condition', '--config', config])).code).toBe(255);
+    const broken = await runAgent(['check', '--exec-condition', '--config', config]);
+    expect(broken.code).toBe(0);
+    expect(broken.stderr).toMatch(/check failed, letting the renewal run/);
     expect((await runAgent(['check', '--config', config])).code).toBe(3);
+    expect((await runAgent(['check', '--exec-condition', '--no-such-flag'])).code).toBe(0);
   });
 });
 
@@ -90,7 +93,10 @@ const statusSchema = z
           name: z.string(),
           commonName: z.string().nullable(),
           sans: z.object({ dns: z.array(z.string()), ip: z.array(z.string()) }).strict(),
-          serial: z.string().regex(/^[0-9a-f:]+$/).nullable(),
+          serial: z
+            .string()
+            .regex(/^[0-9a-f:]+$/)
+            .nullable(),
           notAfter: z.iso.datetime().nullable(),
           secondsLeft: z.number().int().nullable(),
           nextRenewal: z.iso.datetime().nullable(),
@@ -113,7 +119,9 @@ const statusSchema = z
 
 describe('status', () => {
   it('--json follows the documented schema, before and after a bootstrap; the token is never shown', async () => {
-    const empty = statusSchema.parse(JSON.parse((await runAgent(['status', '--json', '--config', config])).stdout));
+    const empty = statusSchema.parse(
+      JSON.parse((await runAgent(['status', '--json', '--config', config])).stdout),
+    );
     expect(empty.certificates.map((c) => c.state)).toEqual(['due: missing', 'due: missing']);
     expect((await runAgent(['bootstrap', '--config', config], { env })).code).toBe(0);
     const run = await runAgent(['status', '--json', '--config', config]);
@@ -140,7 +148,12 @@ describe('status', () => {
   it('renders the table (snapshot)', () => {
     const report: StatusReport = {
       generatedAt: '2026-11-24T12:00:00.000Z',
-      token: { ttlSeconds: 3000, renewable: true, checkedAt: '2026-11-24T11:50:00.000Z', periodSeconds: 3600 },
+      token: {
+        ttlSeconds: 3000,
+        renewable: true,
+        checkedAt: '2026-11-24T11:50:00.000Z',
+        periodSeconds: 3600,
+      },
       lastPass: { at: '2026-11-24T11:50:00.000Z', success: true },
       certificates: [
         {

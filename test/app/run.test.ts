@@ -5,7 +5,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runAgent, startAgent, waitFor } from '../support/agent.js';
 import { nodeConfig, type TestCert } from '../support/node-config.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
-import { createToken, provisionTestPki, revokeToken, type TestPki, writePolicy } from '../support/vault-pki.js';
+import {
+  createToken,
+  provisionTestPki,
+  revokeToken,
+  type TestPki,
+  writePolicy,
+} from '../support/vault-pki.js';
 
 let vault: TestVault;
 let pki: TestPki;
@@ -51,7 +57,9 @@ beforeEach(async () => {
   work = mkdtempSync(join(tmpdir(), 'vpa-run-'));
   tokenFile = join(work, 'token');
   execLog = join(work, 'exec.log');
-  writeFileSync(tokenFile, `${await createToken(vault, { policies: ['node'], period: '1h' })}\n`, { mode: 0o600 });
+  writeFileSync(tokenFile, `${await createToken(vault, { policies: ['node'], period: '1h' })}\n`, {
+    mode: 0o600,
+  });
   return () => rmSync(work, { recursive: true, force: true });
 });
 
@@ -60,7 +68,11 @@ describe('run: renewal loop against a real OpenBao', () => {
     const config = writeConfig(SHORT.map((c) => ({ ...c, execLog })));
     vault.markAudit();
     const agent = startAgent(['run', '--config', config]);
-    await waitFor(() => count(lines(execLog), 'etcd-peer') >= 4 && count(lines(execLog), 'kubelet-client') >= 4, 70_000, '4 renewals of each');
+    await waitFor(
+      () => count(lines(execLog), 'etcd-peer') >= 4 && count(lines(execLog), 'kubelet-client') >= 4,
+      70_000,
+      '4 renewals of each',
+    );
     const result = await agent.stop('SIGTERM');
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/stopping: the pass in progress finished/);
@@ -138,7 +150,11 @@ describe('run: renewal loop against a real OpenBao', () => {
     writeFileSync(tokenFile, token, { mode: 0o600 });
     const config = writeConfig(SHORT.map((c) => ({ ...c, execLog })));
     const agent = startAgent(['run', '--config', config]);
-    await waitFor(() => (agent.stderr().match(/vault token renewed/g) ?? []).length >= 3, 30_000, '3 token renewals');
+    await waitFor(
+      () => (agent.stderr().match(/vault token renewed/g) ?? []).length >= 3,
+      30_000,
+      '3 token renewals',
+    );
     // Alive well past its 6 s period, with a reset TTL.
     const info = await vault.api('POST', 'auth/token/lookup', { token });
     expect(Number(info.body.data?.ttl)).toBeGreaterThan(0);
@@ -171,7 +187,11 @@ describe('token lifecycle at start', () => {
 describe('health-checked actions', () => {
   it('a failing health check restores the previous generation, re-runs the action, exits 6, shows in status and metrics', async () => {
     const flag = join(work, 'unhealthy');
-    const health = [process.execPath, '-e', `process.exit(require("fs").existsSync(${JSON.stringify(flag)}) ? 1 : 0)`];
+    const health = [
+      process.execPath,
+      '-e',
+      `process.exit(require("fs").existsSync(${JSON.stringify(flag)}) ? 1 : 0)`,
+    ];
     const cert = { name: 'etcd-peer', preset: 'etcd-peer', execLog, healthCommand: health };
     let config = writeConfig([cert], { metrics: true });
     expect((await runAgent(['bootstrap', '--config', config])).code).toBe(0);
@@ -185,9 +205,17 @@ describe('health-checked actions', () => {
     // First bootstrap once, then the failed switch once and the rollback once.
     expect(count(lines(execLog), 'etcd-peer')).toBe(3);
     const status = await runAgent(['status', '--config', config, '--json']);
-    const report = JSON.parse(status.stdout) as { certificates: { name: string; lastResult: string; rollbacks: number }[] };
-    expect(report.certificates[0]).toMatchObject({ name: 'etcd-peer', lastResult: 'rolled-back', rollbacks: 1 });
+    const report = JSON.parse(status.stdout) as {
+      certificates: { name: string; lastResult: string; rollbacks: number }[];
+    };
+    expect(report.certificates[0]).toMatchObject({
+      name: 'etcd-peer',
+      lastResult: 'rolled-back',
+      rollbacks: 1,
+    });
     const metrics = readFileSync(join(work, 'metrics', 'vault-pki-agent.prom'), 'utf8');
-    expect(metrics).toMatch(/vault_pki_agent_certificate_rollbacks_total\{[^}]*certificate="etcd-peer"[^}]*\} 1/);
+    expect(metrics).toMatch(
+      /vault_pki_agent_certificate_rollbacks_total\{[^}]*certificate="etcd-peer"[^}]*\} 1/,
+    );
   });
 });

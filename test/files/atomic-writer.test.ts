@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentError, ConfigError } from '../../src/errors.js';
+import { ConfigError, WriteError } from '../../src/errors.js';
 import {
   readCertificateSet,
   recoverCertificateDir,
@@ -51,7 +51,9 @@ function fingerprint(dir: string): string[] {
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
     const l = lstatSync(path);
-    out.push(`${name} ino=${l.ino} mtime=${l.mtimeMs} ${l.isSymbolicLink() ? `-> ${readlinkSync(path)}` : ''}`);
+    out.push(
+      `${name} ino=${l.ino} mtime=${l.mtimeMs} ${l.isSymbolicLink() ? `-> ${readlinkSync(path)}` : ''}`,
+    );
     if (l.isDirectory()) {
       for (const inner of readdirSync(path).sort()) {
         const s = lstatSync(join(path, inner));
@@ -232,6 +234,31 @@ describe('writeCertificateSet', () => {
     expect(keyMatchesCert(read.files.key as string, read.files.cert as string)).toBe(true);
     expect(generations(dir).length).toBeLessThanOrEqual(2);
     expect(existsSync(join(dir, '..lock'))).toBe(false);
+  });
+
+  it('runs verify on the finished generation before exposing it; a failure keeps the current set', async () => {
+    const dir = freshDir();
+    const spec = specFor(dir);
+    const a = await writeCertificateSet(spec, asFiles(A));
+    const checked: string[] = [];
+    const refused = await writeCertificateSet(
+      spec,
+      { ...asFiles(B), key: C.key },
+      {
+        verify: async (generationDir) => {
+          checked.push(generationDir);
+          const key = readFileSync(join(generationDir, 'key.pem'), 'utf8');
+          const cert = readFileSync(join(generationDir, 'cert.pem'), 'utf8');
+          if (!keyMatchesCert(key, cert))
+            throw new WriteError('verification-failed', 'key does not match cert');
+        },
+      },
+    ).catch((e: unknown) => e);
+    expect((refused as WriteError).code).toBe('verification-failed');
+    expect(checked).toHaveLength(1);
+    expect(existsSync(checked[0] as string)).toBe(false);
+    expect(generations(dir)).toEqual([a.generation]);
+    expect((await readCertificateSet(spec)).files).toEqual(asFiles(A));
   });
 
   it('fails on an unknown owner before creating anything', async () => {

@@ -8,7 +8,11 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCertificateSet, recoverCertificateDir, writeCertificateSet } from '../../src/files/atomic-writer.js';
+import {
+  readCertificateSet,
+  recoverCertificateDir,
+  writeCertificateSet,
+} from '../../src/files/atomic-writer.js';
 import { isGenerationName } from '../../src/files/layout.js';
 import { asFiles, keyMatchesCert, makePair, type PemSet, specFor } from './cert-pairs.js';
 
@@ -20,8 +24,12 @@ const MIN_PASSES = 200;
 const MAX_DELAY_MS = 30;
 
 interface Writer {
+  /** The tsx launcher; `pid()` is the node process that really writes. */
   child: ChildProcessWithoutNullStreams;
+  pid: () => number;
   ready: Promise<void>;
+  /** Resolves after the first completed write pass (or when the writer is gone). */
+  firstPass: Promise<void>;
   closed: Promise<void>;
   passes: () => number;
   stderr: () => string;
@@ -30,9 +38,14 @@ interface Writer {
 function startWriter(dir: string, pairsFile: string): Writer {
   const child = spawn(TSX, [LOOP, dir, pairsFile, 'forever'], { cwd: REPO_ROOT, stdio: 'pipe' });
   let passes = 0;
+  let pid = 0;
   let stderr = '';
   let pending = '';
   let markReady: () => void = () => undefined;
+  let markFirstPass: () => void = () => undefined;
+  const firstPass = new Promise<void>((res) => {
+    markFirstPass = res;
+  });
   let failReady: (e: Error) => void = () => undefined;
   const ready = new Promise<void>((res, rej) => {
     markReady = res;
@@ -43,8 +56,14 @@ function startWriter(dir: string, pairsFile: string): Writer {
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) {
-      if (line === 'ready') markReady();
-      if (line === 'pass') passes++;
+      if (line.startsWith('ready ')) {
+        pid = Number(line.slice('ready '.length));
+        markReady();
+      }
+      if (line === 'pass') {
+        passes++;
+        markFirstPass();
+      }
     }
   });
   child.stderr.on('data', (chunk: Buffer) => {
@@ -52,8 +71,18 @@ function startWriter(dir: string, pairsFile: string): Writer {
   });
   ready.catch(() => undefined); // a writer killed before it was ready is not an unhandled rejection
   const closed = new Promise<void>((res) => child.on('close', () => res()));
+  void closed.then(markFirstPass);
   child.on('exit', () => failReady(new Error(`writer exited before it was ready: ${stderr}`)));
-  return { child, ready, closed, passes: () => passes, stderr: () => stderr };
+  return { child, ready, firstPass, closed, pid: () => pid, passes: () => passes, stderr: () => stderr };
+}
+
+/** SIGKILL a pid that may already have exited on its own (its stderr then says why). */
+function killQuietly(pid: number): void {
+  try {
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 let base: string;
@@ -85,45 +114,55 @@ describe('crash safety', () => {
     // The next writer loads (tsx start-up) while the current one writes and is killed.
     let next = startWriter(dir, pairsFile);
     const started = Date.now();
-    while ((kills < KILLS || passes < MIN_PASSES) && kills < KILLS * 5) {
-      const writer = next;
-      await writer.ready;
-      next = startWriter(dir, pairsFile);
-      writer.child.stdin.write('go\n');
-      await new Promise((r) => setTimeout(r, Math.random() * MAX_DELAY_MS));
-      writer.child.kill('SIGKILL');
-      await writer.closed;
-      kills++;
-      passes += writer.passes();
-      if (writer.stderr().trim() !== '') bad.push(`kill ${kills}: writer said ${writer.stderr().trim()}`);
+    try {
+      while ((kills < KILLS || passes < MIN_PASSES) && kills < KILLS * 5) {
+        const writer = next;
+        await writer.ready;
+        next = startWriter(dir, pairsFile);
+        writer.child.stdin.write('go\n');
+        // Half of the kills count from the start (they hit the clean-up after the previous crash
+        // and the first switch), half from the end of the first completed switch.
+        if (kills % 2 === 1) await writer.firstPass;
+        await new Promise((r) => setTimeout(r, Math.random() * MAX_DELAY_MS));
+        killQuietly(writer.pid());
+        writer.child.kill('SIGKILL');
+        await writer.closed;
+        kills++;
+        passes += writer.passes();
+        if (writer.stderr().trim() !== '') bad.push(`kill ${kills}: writer said ${writer.stderr().trim()}`);
 
-      // What the killed writer left behind (evidence that kills land in the middle of a switch).
-      const names = readdirSync(dir);
-      const generationCount = names.filter(isGenerationName).length;
-      maxGenerations = Math.max(maxGenerations, generationCount);
-      if (names.includes('..data_tmp') || names.includes('..lock') || generationCount > 2) killedMidWrite++;
+        // What the killed writer left behind (evidence that kills land in the middle of a switch).
+        const names = readdirSync(dir);
+        const generationCount = names.filter(isGenerationName).length;
+        maxGenerations = Math.max(maxGenerations, generationCount);
+        if (names.includes('..data_tmp') || names.includes('..lock') || generationCount > 2) killedMidWrite++;
 
-      // Read the way a consumer does: open dir/cert.pem, then dir/key.pem, ...
-      try {
-        const seen = {
-          cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-          key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-          ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
-          fullchain: readFileSync(join(dir, 'fullchain.pem'), 'utf8'),
-        };
-        const index = pairs.findIndex((p) => p.cert === seen.cert);
-        const pair = pairs[index];
-        if (!pair) bad.push(`kill ${kills}: cert.pem is not any pair's certificate (${seen.cert.length} bytes)`);
-        else if (seen.key !== pair.key || seen.ca !== pair.ca || seen.fullchain !== pair.fullchain)
-          bad.push(`kill ${kills}: mixed or truncated set (cert of pair ${index})`);
-        else if (!keyMatchesCert(seen.key, seen.cert)) bad.push(`kill ${kills}: key does not match cert`);
-        else seenPairs.add(index);
-      } catch (error) {
-        bad.push(`kill ${kills}: ${(error as Error).message}`);
+        // Read the way a consumer does: open dir/cert.pem, then dir/key.pem, ...
+        try {
+          const seen = {
+            cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+            key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+            ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
+            fullchain: readFileSync(join(dir, 'fullchain.pem'), 'utf8'),
+          };
+          const index = pairs.findIndex((p) => p.cert === seen.cert);
+          const pair = pairs[index];
+          if (!pair)
+            bad.push(`kill ${kills}: cert.pem is not any pair's certificate (${seen.cert.length} bytes)`);
+          else if (seen.key !== pair.key || seen.ca !== pair.ca || seen.fullchain !== pair.fullchain)
+            bad.push(`kill ${kills}: mixed or truncated set (cert of pair ${index})`);
+          else if (!keyMatchesCert(seen.key, seen.cert)) bad.push(`kill ${kills}: key does not match cert`);
+          else seenPairs.add(index);
+        } catch (error) {
+          bad.push(`kill ${kills}: ${(error as Error).message}`);
+        }
       }
+    } finally {
+      await next.ready.catch(() => undefined);
+      killQuietly(next.pid());
+      next.child.kill('SIGKILL');
+      await next.closed;
     }
-    next.child.kill('SIGKILL');
-    await next.closed;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(
       `[crash-safety] ${kills} kills, ${passes} completed write passes, ${killedMidWrite} kills left leftovers, ${seconds}s`,

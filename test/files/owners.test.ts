@@ -13,7 +13,10 @@ describe('resolveOwnership', () => {
   let work: string;
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'vpa-owners-'));
-    writeFileSync(join(work, 'passwd'), '# comment\netcd:x:991:990::/var/lib/etcd:/sbin/nologin\netcd:x:5:5::/:/bin/false\n');
+    writeFileSync(
+      join(work, 'passwd'),
+      '# comment\netcd:x:991:990::/var/lib/etcd:/sbin/nologin\netcd:x:5:5::/:/bin/false\n',
+    );
     writeFileSync(join(work, 'group'), 'etcd:x:990:\nbroken-line\n');
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -46,7 +49,10 @@ describe('resolveOwnership', () => {
     // root is always resolvable through NSS even when the passwd file given is empty.
     const empty = join(work, 'empty');
     writeFileSync(empty, '');
-    expect(await resolveOwnership('root', 'root', { passwdPath: empty, groupPath: empty })).toEqual({ uid: 0, gid: 0 });
+    expect(await resolveOwnership('root', 'root', { passwdPath: empty, groupPath: empty })).toEqual({
+      uid: 0,
+      gid: 0,
+    });
   });
 });
 
@@ -67,7 +73,14 @@ describe('owner and group applied to a set (real user and group)', () => {
     B = makePair('B');
     if (!isRoot) return;
     execFileSync('groupadd', ['--system', group]);
-    execFileSync('useradd', ['--system', '--no-create-home', '--no-user-group', '--shell', '/usr/sbin/nologin', user]);
+    execFileSync('useradd', [
+      '--system',
+      '--no-create-home',
+      '--no-user-group',
+      '--shell',
+      '/usr/sbin/nologin',
+      user,
+    ]);
     created = true;
   });
 
@@ -100,10 +113,14 @@ describe('owner and group applied to a set (real user and group)', () => {
     }
 
     // The owner really can read its key through the symlinks; another unprivileged user cannot.
-    const asOwner = spawnSync('runuser', ['-u', user, '--', 'cat', join(dir, 'key.pem')], { encoding: 'utf8' });
+    const asOwner = spawnSync('runuser', ['-u', user, '--', 'cat', join(dir, 'key.pem')], {
+      encoding: 'utf8',
+    });
     expect(asOwner.status).toBe(0);
     expect(asOwner.stdout).toBe(B.key);
-    const asNobody = spawnSync('runuser', ['-u', 'nobody', '--', 'cat', join(dir, 'key.pem')], { encoding: 'utf8' });
+    const asNobody = spawnSync('runuser', ['-u', 'nobody', '--', 'cat', join(dir, 'key.pem')], {
+      encoding: 'utf8',
+    });
     expect(asNobody.status).not.toBe(0);
 
     // Group changed in the config: fixed in place, same generation, nothing rewritten.
@@ -115,7 +132,9 @@ describe('owner and group applied to a set (real user and group)', () => {
 
     // Owner changed in the config: the directory still belongs to the old owner, who is no longer
     // trusted to hold the set, so the writer refuses until an operator hands the directory over.
-    const refused = await writeCertificateSet({ ...spec, owner: 'root' }, asFiles(B)).catch((e: unknown) => e);
+    const refused = await writeCertificateSet({ ...spec, owner: 'root' }, asFiles(B)).catch(
+      (e: unknown) => e,
+    );
     expect((refused as Error).message).toContain(`${dir} is owned by uid ${uid}`);
     expect((await readCertificateSet(spec)).complete).toBe(true);
   });

@@ -65,8 +65,12 @@ describe('unsafe targets', () => {
   });
 
   it('refuses relative paths and file names that leave the directory', async () => {
-    expect((await refusal(writeCertificateSet(specFor('relative/certs'), asFiles(A)))).code).toBe('unsafe-target');
-    expect((await refusal(writeCertificateSet(specFor(`${base}/a/../b`), asFiles(A)))).code).toBe('unsafe-target');
+    expect((await refusal(writeCertificateSet(specFor('relative/certs'), asFiles(A)))).code).toBe(
+      'unsafe-target',
+    );
+    expect((await refusal(writeCertificateSet(specFor(`${base}/a/../b`), asFiles(A)))).code).toBe(
+      'unsafe-target',
+    );
     const spec = specFor(join(base, 'names'));
     spec.names.key = '../key.pem';
     expect((await refusal(writeCertificateSet(spec, asFiles(A)))).code).toBe('unsafe-target');

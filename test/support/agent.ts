@@ -51,8 +51,15 @@ export interface RunningAgent {
 }
 
 /** Starts the agent in the background (for `run`). */
-export function startAgent(args: string[], opts: { env?: Record<string, string | undefined> } = {}): RunningAgent {
-  const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env };
+export function startAgent(
+  args: string[],
+  opts: { env?: Record<string, string | undefined> } = {},
+): RunningAgent {
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...opts.env,
+  };
   const child = spawn(process.execPath, [AGENT_BIN, ...args], { env: env as NodeJS.ProcessEnv });
   let stdout = '';
   let stderr = '';

@@ -32,7 +32,9 @@ export function nodeConfig(opts: {
     `  tokenFile: ${opts.tokenFile}`,
     ...(opts.wrappedToken ? ['  wrappedToken: true'] : []),
     `stateDir: ${join(opts.work, 'state')}`,
-    ...(opts.metrics ? ['metrics:', `  textfile: ${join(opts.work, 'metrics', 'vault-pki-agent.prom')}`] : []),
+    ...(opts.metrics
+      ? ['metrics:', `  textfile: ${join(opts.work, 'metrics', 'vault-pki-agent.prom')}`]
+      : []),
     'node:',
     '  name: node-1',
     '  ip: 10.0.0.10',
@@ -50,11 +52,17 @@ export function nodeConfig(opts: {
     const actions: string[] = [];
     if (c.unit) actions.push(`      - systemd: { unit: ${c.unit}, action: restart }`);
     if (c.execLog) {
-      const js = 'require("fs").appendFileSync(process.argv[1], process.env.VPA_CERT_NAME + String.fromCharCode(10))';
+      const js =
+        'require("fs").appendFileSync(process.argv[1], process.env.VPA_CERT_NAME + String.fromCharCode(10))';
       actions.push(`      - exec: ${JSON.stringify([process.execPath, '-e', js, c.execLog])}`);
     }
     if (actions.length > 0) lines.push('    actions:', ...actions);
-    if (c.healthCommand) lines.push('    healthCheck:', `      command: ${JSON.stringify(c.healthCommand)}`, '      timeout: 2s');
+    if (c.healthCommand)
+      lines.push(
+        '    healthCheck:',
+        `      command: ${JSON.stringify(c.healthCommand)}`,
+        '      timeout: 2s',
+      );
   }
   if (opts.extra) lines.push(opts.extra);
   return `${lines.join('\n')}\n`;

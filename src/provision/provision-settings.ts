@@ -1,0 +1,185 @@
+/**
+ * What `provision` works from: the cluster, the flags, and an optional provision config file (YAML,
+ * unknown keys are errors) that overrides names, TTLs and name constraints. Pure: text in, settings out.
+ */
+import { z } from 'zod';
+import { defaultMountNaming, NODE_TYPE_NAMES, type NodeType } from '../config/presets.js';
+import type { MountNaming } from '../config/types.js';
+import { isMountPath } from '../config/validate.js';
+import { loadYaml, throwIssues } from '../config/yaml-source.js';
+import { UsageError } from '../errors.js';
+import { parseDurationSeconds } from '../util/duration.js';
+
+export interface RoleTuning {
+  /** Vault duration strings. */
+  ttl: string;
+  maxTtl: string;
+  /** Subject O stamped by the role; only honoured for roles whose presets leave O open (engineer). */
+  organization?: string[];
+}
+
+export interface ProvisionSettings {
+  cluster: string;
+  mounts: MountNaming;
+  /** Parent PKI mount: each cluster CA becomes an intermediate signed by it instead of a root. */
+  parent?: string;
+  ca: {
+    ttl: string;
+    keyType: 'ec' | 'rsa';
+    keyBits: number;
+    commonNames: MountNaming;
+  };
+  /** Base URL written into issuing-certificate and CRL URLs (default: the Vault address used). */
+  urlBase?: string;
+  /** Globs or exact names of node names; none = any valid host name. */
+  nodeNames?: string[];
+  /** Load-balancer names put into etcd/apiserver SANs; only needed together with nodeNames. */
+  loadBalancers?: string[];
+  dnsDomain: string;
+  /** Per Vault role name (`member`, `kubelet`, `engineer`, ...). */
+  roles: Record<string, Partial<RoleTuning>>;
+  policies: Record<NodeType, string>;
+  tokenRoles: Record<NodeType, string>;
+  /** Period of node tokens minted through the token roles. */
+  tokenPeriod: string;
+  /** Accessor of the engineers' auth method, resolved from `--engineer-auth MOUNT`. */
+  engineerAuthAccessor?: string;
+}
+
+export const DEFAULT_ROLE_TUNING: Readonly<Record<string, RoleTuning>> = {
+  // Humans: short lives (SPEC: admin/engineers, short max TTL).
+  admin: { ttl: '1h', maxTtl: '24h' },
+  engineer: { ttl: '1h', maxTtl: '12h' },
+};
+export const NODE_ROLE_TUNING: RoleTuning = { ttl: '720h', maxTtl: '8760h' };
+export const ROOT_CA_TTL = '87600h';
+export const INTERMEDIATE_CA_TTL = '43800h';
+
+const duration = z.string().refine((v) => (parseDurationSeconds(v) ?? 0) > 0, {
+  error: 'must be a duration such as 720h',
+});
+const mount = z.string().refine(isMountPath, { error: 'must be a mount path such as etcd/prod/pki' });
+const names = z.array(z.string().min(1)).min(1);
+const perNodeType = z.strictObject(
+  Object.fromEntries(
+    NODE_TYPE_NAMES.map((t) => [
+      t,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._-]+$/)
+        .optional(),
+    ]),
+  ),
+);
+
+const fileSchema = z.strictObject({
+  mounts: z
+    .strictObject({ etcd: mount.optional(), kubernetes: mount.optional(), frontProxy: mount.optional() })
+    .optional(),
+  parent: mount.optional(),
+  ca: z
+    .strictObject({
+      ttl: duration.optional(),
+      keyType: z.enum(['ec', 'rsa']).optional(),
+      keyBits: z.number().int().optional(),
+      commonNames: z
+        .strictObject({
+          etcd: z.string().min(1).optional(),
+          kubernetes: z.string().min(1).optional(),
+          frontProxy: z.string().min(1).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  urlBase: z.url().optional(),
+  nodeNames: names.optional(),
+  loadBalancers: names.optional(),
+  dnsDomain: z.string().min(1).optional(),
+  roles: z
+    .record(
+      z.string(),
+      z.strictObject({
+        ttl: duration.optional(),
+        maxTtl: duration.optional(),
+        organization: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+  policies: perNodeType.optional(),
+  tokenRoles: perNodeType.optional(),
+  tokenPeriod: duration.optional(),
+});
+
+export type ProvisionFile = z.output<typeof fileSchema>;
+
+/** Parses the provision config file text; errors name the file, line and key. */
+export function parseProvisionFile(text: string, source?: string): ProvisionFile {
+  const yaml = loadYaml(text, source);
+  if (yaml.value === null || yaml.value === undefined) return {};
+  const parsed = fileSchema.safeParse(yaml.value);
+  if (!parsed.success) {
+    throwIssues(
+      parsed.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message })),
+      yaml.locate,
+      source,
+    );
+  }
+  return parsed.data;
+}
+
+export interface ProvisionFlags {
+  cluster: string;
+  parent?: string;
+  engineerAuthAccessor?: string;
+}
+
+/** `pki-<cluster>-<node-type>`: SPEC's name for both the ACL policy and the token role. */
+export function defaultNodeTypeName(cluster: string, nodeType: NodeType): string {
+  return `pki-${cluster}-${nodeType}`;
+}
+
+export function resolveProvisionSettings(flags: ProvisionFlags, file: ProvisionFile = {}): ProvisionSettings {
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(flags.cluster)) {
+    throw new UsageError(`--cluster "${flags.cluster}" must be lower-case letters, digits and dashes`);
+  }
+  const c = flags.cluster;
+  const parent = flags.parent ?? file.parent;
+  if (parent !== undefined && !isMountPath(parent))
+    throw new UsageError(`--parent "${parent}" is not a mount path`);
+  const keyType = file.ca?.keyType ?? 'ec';
+  const keyBits = file.ca?.keyBits ?? (keyType === 'ec' ? 256 : 2048);
+  const named = (over: Record<string, string | undefined> | undefined) =>
+    Object.fromEntries(NODE_TYPE_NAMES.map((t) => [t, over?.[t] ?? defaultNodeTypeName(c, t)])) as Record<
+      NodeType,
+      string
+    >;
+  return {
+    cluster: c,
+    mounts: { ...defaultMountNaming(c), ...stripUndefined(file.mounts ?? {}) },
+    parent,
+    ca: {
+      ttl: file.ca?.ttl ?? (parent ? INTERMEDIATE_CA_TTL : ROOT_CA_TTL),
+      keyType,
+      keyBits,
+      commonNames: {
+        etcd: `etcd-ca-${c}`,
+        kubernetes: `kubernetes-ca-${c}`,
+        frontProxy: `front-proxy-ca-${c}`,
+        ...stripUndefined(file.ca?.commonNames ?? {}),
+      },
+    },
+    urlBase: file.urlBase?.replace(/\/+$/, ''),
+    nodeNames: file.nodeNames,
+    loadBalancers: file.loadBalancers,
+    dnsDomain: file.dnsDomain ?? 'cluster.local',
+    roles: file.roles ?? {},
+    policies: named(file.policies),
+    tokenRoles: named(file.tokenRoles),
+    tokenPeriod: file.tokenPeriod ?? '168h',
+    engineerAuthAccessor: flags.engineerAuthAccessor,
+  };
+}
+
+function stripUndefined<T extends Record<string, string | undefined>>(o: T): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, string>;
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { buildExecCredential, isCredentialFresh, matchesCache } from '../../src/kube/exec-credential.js';
+import { type KubeconfigEntry, mergeKubeconfig } from '../../src/kube/kubeconfig.js';
+
+const entry = (over: Partial<KubeconfigEntry> = {}): KubeconfigEntry => ({
+  clusterName: 'c1',
+  server: 'https://api.c1:6443',
+  caPem: '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n',
+  userName: 'c1-vault',
+  user: { kind: 'exec', command: 'vault-pki-agent', args: ['kube-credential', '--cluster', 'c1'], env: [] },
+  contextName: 'c1',
+  useContext: false,
+  ...over,
+});
+
+const existing = `apiVersion: v1
+kind: Config
+clusters:
+- name: other
+  cluster: { server: https://other:6443, proxy-url: http://proxy:3128 }
+- name: c1
+  cluster: { server: https://old:6443 }
+users:
+- name: other
+  user: { token: abc }
+contexts:
+- name: other
+  context: { cluster: other, user: other, namespace: ns }
+current-context: other
+preferences: { colors: true }
+extensions: [{ name: x, extension: { a: 1 } }]
+`;
+
+describe('mergeKubeconfig', () => {
+  it('replaces its own entries and keeps every other one, current-context included', () => {
+    const before = parse(existing);
+    const after = parse(mergeKubeconfig(existing, entry()));
+    expect(after.clusters[0]).toEqual(before.clusters[0]);
+    expect(after.clusters).toHaveLength(2);
+    expect(after.clusters[1].cluster.server).toBe('https://api.c1:6443');
+    expect(after.users[0]).toEqual(before.users[0]);
+    expect(after.contexts[0]).toEqual(before.contexts[0]);
+    expect(after.contexts[1]).toEqual({ name: 'c1', context: { cluster: 'c1', user: 'c1-vault' } });
+    expect(after['current-context']).toBe('other');
+    expect(after.preferences).toEqual({ colors: true });
+    expect(after.extensions).toEqual(before.extensions);
+    expect(after.users[1].user.exec).toMatchObject({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      interactiveMode: 'Never',
+    });
+  });
+
+  it('--use-context switches; a new file gets the context as current', () => {
+    expect(parse(mergeKubeconfig(existing, entry({ useContext: true })))['current-context']).toBe('c1');
+    const fresh = parse(mergeKubeconfig(undefined, entry()));
+    expect(fresh).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': 'c1' });
+  });
+
+  it('embeds certificate and key as base64, replacing the exec stanza', () => {
+    const once = mergeKubeconfig(existing, entry());
+    const embedded = parse(
+      mergeKubeconfig(once, entry({ user: { kind: 'embedded', certificatePem: 'CERT', keyPem: 'KEY' } })),
+    );
+    const user = embedded.users.find((u: { name: string }) => u.name === 'c1-vault').user;
+    expect(user).toEqual({ 'client-certificate-data': 'Q0VSVA==', 'client-key-data': 'S0VZ' });
+  });
+
+  it('refuses a file that is not a kubeconfig rather than clobbering it', () => {
+    expect(() => mergeKubeconfig('- a\n- b\n', entry())).toThrow(/not a mapping/);
+    expect(() => mergeKubeconfig('clusters: {a: 1}\n', entry())).toThrow(/"clusters" is not a list/);
+  });
+});
+
+describe('exec credential', () => {
+  const notBefore = new Date('2030-01-01T00:00:00Z');
+  const notAfter = new Date('2030-01-01T03:00:00Z');
+  it.each([
+    ['2030-01-01T00:00:01Z', true],
+    ['2030-01-01T01:59:59Z', true],
+    ['2030-01-01T02:00:01Z', false], // less than a third (1h) left
+    ['2030-01-01T04:00:00Z', false],
+  ])('at %s fresh=%s', (now, fresh) => {
+    expect(isCredentialFresh({ notBefore, notAfter }, new Date(now))).toBe(fresh);
+  });
+
+  it('is a v1 ExecCredential with an RFC 3339 expiry', () => {
+    expect(buildExecCredential('C', 'K', new Date('2030-01-01T03:00:00.750Z'))).toEqual({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      status: { clientCertificateData: 'C', clientKeyData: 'K', expirationTimestamp: '2030-01-01T03:00:00Z' },
+    });
+  });
+
+  it('a cache entry for another Vault, mount or token is not used', () => {
+    const record = {
+      version: 1,
+      address: 'a',
+      mount: 'm',
+      role: 'engineer',
+      tokenHash: 't',
+      certificatePem: 'c',
+      keyPem: 'k',
+    };
+    const want = { address: 'a', mount: 'm', role: 'engineer', tokenHash: 't' };
+    expect(matchesCache(record, want)).toBe(true);
+    expect(matchesCache(record, { ...want, tokenHash: 'other' })).toBe(false);
+    expect(matchesCache(record, { ...want, address: 'b' })).toBe(false);
+    expect(matchesCache({ ...record, version: 2 }, want)).toBe(false);
+    expect(matchesCache(null, want)).toBe(false);
+  });
+});

@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import {
+  computeDesiredState,
+  type DesiredResource,
+  nameConstraints,
+} from '../../src/provision/desired-state.js';
+import { diffResource, formatPlan, planChanges, sameValue } from '../../src/provision/diff.js';
+import { parseProvisionFile, resolveProvisionSettings } from '../../src/provision/provision-settings.js';
+
+const settings = (file = '', engineer?: string) =>
+  resolveProvisionSettings({ cluster: 'c1', engineerAuthAccessor: engineer }, parseProvisionFile(file));
+const roles = (state: ReturnType<typeof computeDesiredState>) =>
+  new Map(
+    state.resources
+      .filter((r): r is Extract<DesiredResource, { kind: 'role' }> => r.kind === 'role')
+      .map((r) => [r.name, r.fields]),
+  );
+
+describe('desired state from the presets', () => {
+  const state = computeDesiredState(settings('', 'auth_userpass_1'), 'https://vault.example:8200');
+  const role = roles(state);
+
+  it.each([
+    // role, server, client, O, name rules
+    [
+      'member',
+      true,
+      true,
+      [],
+      { allow_any_name: true, enforce_hostnames: true, allow_ip_sans: true, allow_localhost: true },
+    ],
+    ['client', false, true, [], { allow_any_name: true, allow_ip_sans: false, allow_localhost: false }],
+    [
+      'kubelet-client',
+      false,
+      true,
+      ['system:nodes'],
+      {
+        allowed_domains: ['system:node:*'],
+        allow_glob_domains: true,
+        enforce_hostnames: false,
+        allow_ip_sans: false,
+        allow_any_name: false,
+      },
+    ],
+    [
+      'kubelet',
+      true,
+      false,
+      ['system:nodes'],
+      { allowed_domains: ['*', 'system:node:*'], allow_ip_sans: true },
+    ],
+    [
+      'component',
+      false,
+      true,
+      [],
+      {
+        allowed_domains: ['system:kube-controller-manager', 'system:kube-scheduler'],
+        allow_bare_domains: true,
+        allow_glob_domains: false,
+        allow_any_name: false,
+      },
+    ],
+    [
+      'kubelet-client-admin',
+      false,
+      true,
+      ['kubeadm:cluster-admins'],
+      { allowed_domains: ['kube-apiserver-kubelet-client'], allow_any_name: false },
+    ],
+    ['admin', false, true, ['kubeadm:cluster-admins'], { allow_any_name: true, max_ttl: 24 * 3600 }],
+    [
+      'front-proxy-client',
+      false,
+      true,
+      [],
+      { allowed_domains: ['front-proxy-client'], allow_any_name: false },
+    ],
+    [
+      'engineer',
+      false,
+      true,
+      [],
+      {
+        allowed_domains: ['{{identity.entity.aliases.auth_userpass_1.name}}'],
+        allowed_domains_template: true,
+        allow_any_name: false,
+        max_ttl: 12 * 3600,
+      },
+    ],
+  ])('role %s', (name, server, client, organization, rules) => {
+    const fields = role.get(name);
+    expect(fields).toBeDefined();
+    expect(fields).toMatchObject({
+      server_flag: server,
+      client_flag: client,
+      organization,
+      allow_wildcard_certificates: false,
+      ...rules,
+    });
+  });
+
+  it('apiserver with known node names admits exactly those, the kubernetes names and the load balancers', () => {
+    const tight = roles(
+      computeDesiredState(settings('nodeNames: ["ip-10-*"]\nloadBalancers: [api.example]'), 'http://v'),
+    );
+    expect(tight.get('apiserver')?.allowed_domains).toEqual([
+      'api.example',
+      'ip-10-*',
+      'kube-apiserver',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+    ]);
+    expect(tight.get('apiserver')?.allow_any_name).toBe(false);
+    expect(tight.get('kubelet')?.allowed_domains).toEqual(['ip-10-*', 'system:node:*']);
+  });
+
+  it('policies grant only the node type paths plus token self-management', () => {
+    const policy = (t: string) =>
+      String(state.resources.find((r) => r.kind === 'policy' && r.nodeType === t)?.fields.policy);
+    const paths = (t: string) => [...policy(t).matchAll(/path "([^"]+)"/g)].map((m) => m[1]);
+    expect(paths('worker')).toEqual([
+      'k8s/c1/pki/sign/kubelet',
+      'k8s/c1/pki/issue/kubelet',
+      'k8s/c1/pki/sign/kubelet-client',
+      'k8s/c1/pki/issue/kubelet-client',
+      'etcd/c1/pki/sign/client',
+      'etcd/c1/pki/issue/client',
+      'auth/token/lookup-self',
+      'auth/token/renew-self',
+      'auth/token/revoke-self',
+    ]);
+    expect(paths('etcd-member').filter((p) => p?.startsWith('k8s'))).toEqual([]);
+    expect(paths('engineer').slice(0, 2)).toEqual(['k8s/c1/pki/sign/engineer', 'k8s/c1/pki/issue/engineer']);
+  });
+
+  it('without --engineer-auth there is no engineer role or policy, and the plan says why', () => {
+    const s = computeDesiredState(settings(), 'http://v');
+    expect(roles(s).has('engineer')).toBe(false);
+    expect(s.resources.some((r) => r.kind === 'policy' && r.nodeType === 'engineer')).toBe(false);
+    expect(formatPlan(planChanges(s, new Map()))).toContain('# engineer role and policy left out');
+  });
+
+  it('token roles: one policy, orphan, periodic, no default policy; engineers get none', () => {
+    const tokenRoles = state.resources.filter((r) => r.kind === 'token-role');
+    expect(tokenRoles.map((r) => r.id)).toEqual([
+      'token-role pki-c1-etcd-member',
+      'token-role pki-c1-control-plane',
+      'token-role pki-c1-worker',
+    ]);
+    expect(tokenRoles[2]?.fields).toMatchObject({
+      allowed_policies: ['pki-c1-worker'],
+      orphan: true,
+      token_period: 168 * 3600,
+      token_no_default_policy: true,
+    });
+  });
+
+  it('names come from the provision config', () => {
+    const s = computeDesiredState(
+      settings('mounts: { etcd: pki/etcd-c1 }\npolicies: { worker: c1-nodes }'),
+      'http://v',
+    );
+    expect(s.resources.map((r) => r.id)).toContain('mount pki/etcd-c1');
+    expect(s.resources.map((r) => r.id)).toContain('policy c1-nodes');
+    expect(() => parseProvisionFile('mounts: { etcd: "/bad/" }', 'p.yaml')).toThrow(
+      /p.yaml at line 1.*mounts.etcd/,
+    );
+    expect(() => parseProvisionFile('nodenames: [a]', 'p.yaml')).toThrow(/nodenames/);
+  });
+});
+
+describe('diff', () => {
+  it('compares in Vault terms: seconds, sets, comma lists', () => {
+    expect(sameValue(['b', 'a'], ['a', 'b'])).toBe(true);
+    expect(sameValue(['a'], 'a')).toBe(true);
+    expect(sameValue([], null)).toBe(true);
+    expect(sameValue(3600, 3600)).toBe(true);
+    expect(sameValue(3600, 7200)).toBe(false);
+    expect(sameValue(false, true)).toBe(false);
+  });
+
+  it('never replaces an existing CA and refuses a mount of another type', () => {
+    const s = computeDesiredState(settings(), 'http://v');
+    const ca = s.resources.find((r) => r.kind === 'ca');
+    const mount = s.resources.find((r) => r.kind === 'mount');
+    if (!ca || !mount) throw new Error('missing');
+    expect(diffResource(ca, { present: true })).toBeUndefined();
+    expect(diffResource(mount, { type: 'kv', max_lease_ttl: 0 })).toMatchObject({ action: 'conflict' });
+    expect(diffResource(mount, { type: 'pki', max_lease_ttl: 0 })).toMatchObject({
+      action: 'update',
+      fields: [{ field: 'max_lease_ttl', from: 0, to: 87600 * 3600 }],
+    });
+  });
+
+  it('nameConstraints of no presets admits nothing', () => {
+    expect(nameConstraints([], { dnsDomain: 'cluster.local' })).toMatchObject({
+      allow_any_name: false,
+      allowed_domains: [],
+    });
+  });
+});
