@@ -126,9 +126,15 @@ describe('writeMetricsFile', () => {
   });
 
   it('names the file when it cannot write, and leaves no temporary file behind', async () => {
-    await expect(writeMetricsFile(join(dir, 'no-such-dir', 'm.prom'), 'x\n')).rejects.toThrow(
-      /cannot write metrics file .*no-such-dir\/m\.prom: ENOENT/,
+    // A missing directory is created; a path through a regular file cannot be.
+    writeFileSync(join(dir, 'plain-file'), '');
+    await expect(writeMetricsFile(join(dir, 'plain-file', 'm.prom'), 'x\n')).rejects.toThrow(
+      /cannot write metrics file .*plain-file\/m\.prom: ENOTDIR/,
     );
+    await writeMetricsFile(join(dir, 'new-dir', 'm.prom'), 'x\n');
+    expect(readFileSync(join(dir, 'new-dir', 'm.prom'), 'utf8')).toBe('x\n');
+    rmSync(join(dir, 'new-dir'), { recursive: true });
+    rmSync(join(dir, 'plain-file'));
     // The rename fails (the target is a non-empty directory): the temporary file is removed.
     const target = join(dir, 'taken.prom');
     mkdirSync(join(target, 'inside'), { recursive: true });
