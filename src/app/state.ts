@@ -4,8 +4,9 @@
  * every certificate and of the token, for `status` and metrics. Holds no secrets.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../files/atomic-file.js';
 import type { CertificateOutcome, PassResult } from './certificate-pass.js';
 
 export interface CertificateState {
@@ -58,19 +59,7 @@ export async function loadState(dir: string): Promise<{ state: AgentState; exist
 
 export async function saveState(dir: string, state: AgentState): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o750 });
-  const path = join(dir, STATE_FILE);
-  const tmp = join(dir, `.${STATE_FILE}.${randomBytes(4).toString('hex')}`);
-  const fh = await open(tmp, 'wx', 0o640);
-  try {
-    await fh.writeFile(`${JSON.stringify(state, null, 2)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path).catch(async (error) => {
-    await unlink(tmp).catch(() => {});
-    throw error;
-  });
+  await writeFileAtomic(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o640);
 }
 
 /** Fold a pass's outcomes into the state (pure). */

@@ -3,11 +3,11 @@
  * VAULT_TOKEN, ~/.vault-token. The token is registered with the logger's redaction at once.
  * A response-wrapped token is unwrapped once and the unwrapped token replaces it in its file (0600).
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { AgentError, ConfigError, VaultRefusedError } from '../errors.js';
+import { writeFileAtomic } from '../files/atomic-file.js';
 import { type Logger, registerSecret } from '../log.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 
@@ -72,21 +72,8 @@ export async function resolveToken(input: TokenSourceInput): Promise<TokenSource
 }
 
 /** Replace a file's content atomically; the new file is 0600 from the moment it exists. */
-export async function writeSecretFile(path: string, content: string): Promise<void> {
-  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (error) {
-    await unlink(tmp).catch(() => {});
-    throw error;
-  }
+export function writeSecretFile(path: string, content: string): Promise<void> {
+  return writeFileAtomic(path, content, 0o600);
 }
 
 const TOKEN_CREATING_PATH = /^auth\/token\/create(-orphan)?(\/[^/]+)?$/;

@@ -2,10 +2,11 @@
  * The kube-credential cache: one JSON file per cluster and Vault under the user's cache directory
  * (`$XDG_CACHE_HOME` or `~/.cache`), directory 0700, file 0600 from the moment it exists, replaced atomically.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../files/atomic-file.js';
 
 export function credentialCacheDir(env: Record<string, string | undefined>): string {
   const base = env.XDG_CACHE_HOME?.trim() || join(env.HOME?.trim() || homedir(), '.cache');
@@ -32,18 +33,5 @@ export async function readCredentialCache(path: string): Promise<unknown> {
 
 export async function writeCredentialCache(path: string, dir: string, record: unknown): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(record)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (error) {
-    await unlink(tmp).catch(() => {});
-    throw error;
-  }
+  await writeFileAtomic(path, `${JSON.stringify(record)}\n`, 0o600);
 }
