@@ -97,6 +97,17 @@ export function printPassSummary(result: PassResult, io: CliIo): void {
   }
 }
 
+/** Clock guard: Vault's Date header against the local clock; more than 5 s apart is reported. */
+export function checkClockSkew(vault: VaultClient, log: Logger): number | undefined {
+  const skewMs = vault.clockSkewMs();
+  if (skewMs !== undefined && Math.abs(skewMs) > 5_000) {
+    log.warn("this host's clock differs from Vault's (Date header): check time sync", {
+      skew_s: Math.round(skewMs / 1000),
+    });
+  }
+  return skewMs;
+}
+
 /** The real adapters a pass runs on: atomic writer, systemctl/exec actions, health checks. */
 export function createPassPorts(vault: VaultClient, log: Logger, atBoot: boolean): PassPorts {
   const services = new SystemctlServiceManager();
@@ -132,7 +143,7 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
   printPassSummary(result, io);
   const requests = [...vault.stats.requests.values()].reduce((a, b) => a + b, 0);
   if (!args.dryRun) {
-    const skewMs = vault.clockSkewMs();
+    const skewMs = checkClockSkew(vault, log);
     const next = recordPass(state, result, new Date(), {
       vaultRequests: requests,
       clockSkewSeconds: skewMs === undefined ? undefined : skewMs / 1000,

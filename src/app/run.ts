@@ -234,13 +234,9 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
       });
     }
     passNumber++;
-    const skewMs = vault.clockSkewMs();
-    if (skewMs !== undefined && Math.abs(skewMs) > 5_000 && !warnedSkew.value) {
-      warnedSkew.value = true;
-      log.warn("this host's clock differs from Vault's (Date header): check time sync", {
-        skew_s: Math.round(skewMs / 1000),
-      });
-    }
+    // Reported once per process: a skewed clock stays skewed until time sync fixes it.
+    const skewMs = warnedSkew.value ? vault.clockSkewMs() : checkClockSkew(vault, log);
+    if (skewMs !== undefined && Math.abs(skewMs) > 5_000) warnedSkew.value = true;
     const now = new Date();
     if (result) {
       state = recordPass(state, result, now, {
