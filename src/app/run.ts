@@ -16,6 +16,7 @@ import { resolveVaultSettings } from '../vault/settings.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import {
   type BootstrapArgs,
+  checkClockSkew,
   connect,
   createPassPorts,
   loggerFor,
