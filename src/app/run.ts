@@ -156,6 +156,7 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   let failures = 0;
   let passNumber = 0;
   const warnedSkew = { value: false };
+  const warnedToken = { value: false };
 
   while (!waker.stopping) {
     // 1. A rotated token file is picked up without a restart.
@@ -253,6 +254,23 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
       };
     }
     await publishState(config, state, log);
+
+    // A token that cannot be renewed and runs out before the next renewal: say so now, not at 3 a.m.
+    const nextRenewal = Math.min(
+      ...(result?.outcomes ?? []).flatMap((o) => (o.renewalTime ? [o.renewalTime.getTime()] : [])),
+    );
+    if (
+      clock.expiresAt !== undefined &&
+      clock.renewAt === undefined &&
+      clock.expiresAt < nextRenewal &&
+      !warnedToken.value
+    ) {
+      warnedToken.value = true;
+      log.error('vault token expires before the next certificate renewal and cannot be renewed: rotate it', {
+        token_expires: new Date(clock.expiresAt).toISOString(),
+        next_renewal: new Date(nextRenewal).toISOString(),
+      });
+    }
 
     // 4. Sleep until the next thing is due.
     const ok = result !== undefined && !result.failure;
