@@ -164,6 +164,21 @@ describe('run: renewal loop against a real OpenBao', () => {
 });
 
 describe('token lifecycle at start', () => {
+  it('a token that cannot be renewed and expires before the next renewal is reported at once', async () => {
+    writeFileSync(tokenFile, await createToken(vault, { policies: ['node'], ttl: '5m', renewable: false }), {
+      mode: 0o600,
+    });
+    const config = writeConfig([{ ...SHORT[0]!, ttl: '2h' }]);
+    const agent = startAgent(['run', '--config', config]);
+    await waitFor(
+      () => /expires before the next certificate renewal/.test(agent.stderr()),
+      20_000,
+      'the warning',
+    );
+    expect(agent.stderr()).toMatch(/vault token is not renewable/);
+    expect((await agent.stop()).code).toBe(0);
+  });
+
   it('a response-wrapped token is unwrapped once, stored 0600, and not unwrapped again', async () => {
     const wrapping = await createToken(vault, { policies: ['node'], period: '1h', wrapTtl: '5m' });
     writeFileSync(tokenFile, wrapping, { mode: 0o600 });
