@@ -78,11 +78,19 @@ try {
   }
   const renewals = [...issued().values()].reduce((a, b) => a + b, 0);
   console.log(`## Soak of \`run\` (${new Date().toISOString()}, ${vaultVersion().split(' (')[0]})`);
-  console.log(`- ${certCount} certificates, ttl ${ttl}, renewAt 2/3; ${renewals} issues (≥ ${cycles + 1} per certificate) in ${minutes.toFixed(1)} min`);
-  console.log(`- peak RSS (VmHWM) ${(peakKb / 1024).toFixed(1)} MB; RSS at the end ${(rssNowKb / 1024).toFixed(1)} MB`);
-  console.log(`- Vault requests: ${paths.length} in total, ${(paths.length / renewals).toFixed(3)} per issued certificate`);
+  console.log(
+    `- ${certCount} certificates, ttl ${ttl}, renewAt 2/3; ${renewals} issues (≥ ${cycles + 1} per certificate) in ${minutes.toFixed(1)} min`,
+  );
+  console.log(
+    `- peak RSS (VmHWM) ${(peakKb / 1024).toFixed(1)} MB; RSS at the end ${(rssNowKb / 1024).toFixed(1)} MB`,
+  );
+  console.log(
+    `- Vault requests: ${paths.length} in total, ${(paths.length / renewals).toFixed(3)} per issued certificate`,
+  );
   for (const [kind, n] of [...byKind.entries()].sort((a, b) => b[1] - a[1])) console.log(`  - ${kind}: ${n}`);
-  console.log(`- expired certificate seen by the agent: ${/reason=expired/.test(result.stderr) ? 'YES' : 'no'}; exit ${result.code}`);
+  console.log(
+    `- expired certificate seen by the agent: ${/reason=expired/.test(result.stderr) ? 'YES' : 'no'}; exit ${result.code}`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
   await vault.stop();

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './support/openbao.js';
 
-const FORBIDDEN = /from '(node:fs|node:fs\/promises|fs|node:child_process|child_process|execa|node-vault|node:http|node:https|node:dns)'/;
+const FORBIDDEN =
+  /from '(node:fs|node:fs\/promises|fs|node:child_process|child_process|execa|node-vault|node:http|node:https|node:dns)'/;
 
 const PURE: string[] = [
   ...readdirSync(join(REPO_ROOT, 'src/config')).map((f) => `src/config/${f}`),

@@ -97,6 +97,8 @@ export function assembleCertificateSet(
   const cas = uniqueCertificates([...leafCerts.slice(1), ...caCandidates(name, data)]).filter(
     (c) => c.fingerprint256 !== leaf.fingerprint256,
   );
+  // A leaf sent back as its own issuing_ca/ca_chain leaves nothing to chain to (and no mount CA).
+  if (cas.length === 0) throw badResponse(name, 'has no CA certificate other than the certificate itself');
 
   let key: string;
   if (privateKeyPem !== undefined) {

@@ -4,9 +4,10 @@
  * forge's ASN.1 parser, because Node only offers them as display strings (IPv6 printed long form,
  * values quoted when they contain separators) and its EKU accessor is the oddly named `keyUsage`.
  */
-import type { X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { Usage } from '../config/types.js';
 import { type Asn1, children, isContext, parseDer, readOid } from './asn1.js';
+import { isSelfSigned } from './chain.js';
 import { formatIpAddress } from './ip.js';
 import { describeKey, type KeyDescription } from './keys.js';
 import { malformedInput, parseCertificates } from './pem.js';
@@ -134,6 +135,18 @@ export function describeCertificate(cert: X509Certificate, what = 'certificate')
   } catch (error) {
     throw malformedInput(what, 'subjectAltName or extKeyUsage cannot be parsed', error);
   }
+  // A damaged certificate can still parse as X.509 and fail only here: the key algorithm or the
+  // validity dates unreadable. Both are malformed input, not a crash and not "valid forever".
+  let publicKey: KeyObject;
+  try {
+    publicKey = cert.publicKey;
+  } catch (error) {
+    throw malformedInput(what, 'public key cannot be parsed', error);
+  }
+  const notBefore = new Date(cert.validFrom);
+  const notAfter = new Date(cert.validTo);
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime()))
+    throw malformedInput(what, 'validity dates cannot be read');
   return {
     pem: cert.toString(),
     subject: cert.subject,
@@ -142,12 +155,12 @@ export function describeCertificate(cert: X509Certificate, what = 'certificate')
     issuerCommonName: commonNameOf(cert.issuer),
     ...sans,
     serial: formatSerial(cert.serialNumber),
-    notBefore: new Date(cert.validFrom),
-    notAfter: new Date(cert.validTo),
-    key: describeKey(cert.publicKey),
+    notBefore,
+    notAfter,
+    key: describeKey(publicKey),
     extKeyUsages,
     isCa: cert.ca,
-    selfSigned: cert.checkIssued(cert) && cert.verify(cert.publicKey),
+    selfSigned: isSelfSigned(cert),
     fingerprint256: cert.fingerprint256,
   };
 }

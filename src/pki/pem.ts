@@ -5,7 +5,10 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { WriteError } from '../errors.js';
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
+// Sticky: matched only where indexOf found a marker, so scanning stays linear in the text length
+// (a global /BEGIN[\s\S]*?END/ regex rescans the rest of the text from every BEGIN: minutes on 2 MB).
+const BEGIN_LINE = /-----BEGIN ([A-Z0-9 ]+)-----/y;
+const END_LINE = /-----END ([A-Z0-9 ]+)-----/y;
 const BASE64 = /^[A-Za-z0-9+/=\s]*$/;
 
 /** A certificate, key or bundle that cannot be used. `what` names the input, e.g. `etcd-peer cert.pem`. */
@@ -24,9 +27,7 @@ export function malformedInput(what: string, reason: string, cause?: unknown): W
 export function parseCertificates(text: string, what: string): X509Certificate[] {
   if (typeof text !== 'string' || text.trim() === '') throw malformedInput(what, 'empty');
   const certs: X509Certificate[] = [];
-  let consumed = 0;
-  for (const m of text.matchAll(BLOCK)) {
-    const [, begin, body = '', end] = m;
+  for (const { begin, body, end } of pemBlocks(text, what)) {
     if (begin !== end) throw malformedInput(what, `PEM block BEGIN ${begin} ends with END ${end}`);
     if (begin !== 'CERTIFICATE')
       throw malformedInput(what, `unexpected PEM block "${begin}" (expected CERTIFICATE)`);
@@ -37,11 +38,43 @@ export function parseCertificates(text: string, what: string): X509Certificate[]
     } catch (error) {
       throw malformedInput(what, `certificate #${certs.length + 1} cannot be parsed`, error);
     }
-    consumed = (m.index ?? 0) + m[0].length;
   }
-  if (text.indexOf('-----BEGIN', consumed) >= 0) throw malformedInput(what, 'truncated PEM block');
   if (certs.length === 0) throw malformedInput(what, 'no PEM certificate found');
   return certs;
+}
+
+/**
+ * The PEM blocks of a text in order: each BEGIN line up to the first END line after it. A BEGIN
+ * without an END after it is a truncated block; a malformed BEGIN line is skipped like other text.
+ */
+function* pemBlocks(text: string, what: string): Generator<{ begin: string; body: string; end: string }> {
+  let pos = 0;
+  let consumed = 0;
+  for (;;) {
+    const start = text.indexOf('-----BEGIN ', pos);
+    if (start < 0) break;
+    BEGIN_LINE.lastIndex = start;
+    const begin = BEGIN_LINE.exec(text);
+    if (!begin) {
+      pos = start + 1;
+      continue;
+    }
+    let search = BEGIN_LINE.lastIndex;
+    let end: RegExpExecArray | null = null;
+    let endAt = -1;
+    while (!end) {
+      endAt = text.indexOf('-----END ', search);
+      if (endAt < 0) throw malformedInput(what, 'truncated PEM block');
+      END_LINE.lastIndex = endAt;
+      end = END_LINE.exec(text);
+      search = endAt + 1;
+    }
+    yield { begin: begin[1] as string, body: text.slice(BEGIN_LINE.lastIndex, endAt), end: end[1] as string };
+    pos = END_LINE.lastIndex;
+    consumed = pos;
+  }
+  // A BEGIN marker after the last complete block (even a malformed one) is a cut-off bundle.
+  if (text.indexOf('-----BEGIN', consumed) >= 0) throw malformedInput(what, 'truncated PEM block');
 }
 
 /** The certificates of a bundle as canonical PEM strings (64-column base64, `\n` line ends). */

@@ -1,10 +1,11 @@
 /**
  * `exec:` actions: argv run directly (no shell, so `$(...)`, globs and quotes in arguments stay
  * literal), with VPA_CERT_NAME and VPA_CERT_DIR added to the agent's environment, killed at the
- * timeout. Failures become WriteError('action-failed', exit 6) naming the program.
+ * timeout; Vault credentials in that environment are not passed on (child-env.ts). Failures become WriteError('action-failed', exit 6) naming the program.
  */
 import { execa } from 'execa';
 import { WriteError } from '../errors.js';
+import { childEnvironment } from './child-env.js';
 import { tailOf } from './service-manager.js';
 
 export interface ExecActionEnv {
@@ -25,7 +26,8 @@ export async function runExecAction(
     reject: false,
     shell: false,
     stdin: 'ignore',
-    env: { VPA_CERT_NAME: env.VPA_CERT_NAME, VPA_CERT_DIR: env.VPA_CERT_DIR },
+    env: childEnvironment({ VPA_CERT_NAME: env.VPA_CERT_NAME, VPA_CERT_DIR: env.VPA_CERT_DIR }),
+    extendEnv: false,
     timeout: timeoutMs,
     killSignal: 'SIGTERM',
     forceKillAfterDelay: 2000,

@@ -8,6 +8,7 @@ import { connect } from 'node:tls';
 import { execa } from 'execa';
 import type { HealthCheckSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
+import { childEnvironment } from './child-env.js';
 
 export interface HealthCheckFiles {
   /** Paths of the set's visible files. */
@@ -67,7 +68,13 @@ export async function runHealthCheck(
         await tlsHandshake(check.tls, material, Math.min(left, 5000));
       } else if (check.command) {
         const [file, ...args] = check.command;
-        await execa(file as string, args, { timeout: Math.min(left, 30_000), stdin: 'ignore', reject: true });
+        await execa(file as string, args, {
+          timeout: Math.min(left, 30_000),
+          stdin: 'ignore',
+          reject: true,
+          env: childEnvironment(),
+          extendEnv: false,
+        });
       }
       return;
     } catch (error) {

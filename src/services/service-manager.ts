@@ -4,11 +4,14 @@
  * ('action-failed', exit 6) naming the unit, the verb, the exit status and the tail of stderr.
  *
  * The binary is `systemctl` from PATH unless the constructor or `VPA_SYSTEMCTL` names another one
- * (tests use test/support/fake-systemctl).
+ * (tests use test/support/fake-systemctl). The per-call timeout (default 90s) can be changed with
+ * `VPA_SYSTEMCTL_TIMEOUT` (a duration like `2s` or `500ms`; a bare number is seconds).
  */
 import { execa } from 'execa';
 import type { SystemdVerb } from '../config/types.js';
-import { WriteError } from '../errors.js';
+import { ConfigError, WriteError } from '../errors.js';
+import { parseDurationSeconds } from '../util/duration.js';
+import { childEnvironment } from './child-env.js';
 
 export type ServiceVerb = SystemdVerb | 'start';
 
@@ -20,7 +23,7 @@ export interface ServiceManager {
 
 export interface SystemctlOptions {
   binary?: string;
-  /** Per systemctl call; a restart that takes longer is killed and reported. Default 90s. */
+  /** Per systemctl call; a restart that takes longer is killed and reported. Default: VPA_SYSTEMCTL_TIMEOUT, else 90s. */
   timeoutMs?: number;
   /** Extra environment for systemctl (tests configure the fake through it). */
   env?: Record<string, string>;
@@ -33,6 +36,16 @@ export interface SystemctlOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 90_000;
+
+/** VPA_SYSTEMCTL_TIMEOUT: lets an operator (or a test) shorten or lengthen the wait for a hung unit. */
+export function systemctlTimeoutFromEnv(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = parseDurationSeconds(value);
+  if (seconds === undefined || seconds <= 0) {
+    throw new ConfigError(`VPA_SYSTEMCTL_TIMEOUT "${value}" is not a duration (e.g. 90s, 500ms or 90)`);
+  }
+  return Math.round(seconds * 1000);
+}
 
 /** The last non-empty lines of a command's stderr, short enough for one log line. */
 export function tailOf(stderr: string, lines = 2): string {
@@ -63,7 +76,8 @@ export class SystemctlServiceManager implements ServiceManager {
   constructor(options: SystemctlOptions = {}) {
     this.noBlock = options.noBlock ?? process.env.VPA_SYSTEMCTL_NO_BLOCK === '1';
     this.binary = options.binary ?? process.env.VPA_SYSTEMCTL ?? 'systemctl';
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.timeoutMs =
+      options.timeoutMs ?? systemctlTimeoutFromEnv(process.env.VPA_SYSTEMCTL_TIMEOUT) ?? DEFAULT_TIMEOUT_MS;
     this.env = options.env ?? {};
   }
 
@@ -82,7 +96,8 @@ export class SystemctlServiceManager implements ServiceManager {
     const result = await execa(this.binary, args, {
       reject: false,
       stdin: 'ignore',
-      env: this.env,
+      env: childEnvironment(this.env),
+      extendEnv: false,
       timeout: this.timeoutMs,
       killSignal: 'SIGTERM',
       // systemctl waits for the job; if SIGTERM is not enough, do not wait forever for it either.

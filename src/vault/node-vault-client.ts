@@ -59,7 +59,8 @@ const certificateData = z.object({
   private_key: z.string().optional(),
   private_key_type: z.string().optional(),
   serial_number: z.string(),
-  expiration: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]),
+  // A string of 400 digits is a number too: Infinity, which the pipe refuses.
+  expiration: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number).pipe(z.number())]),
 });
 
 const tokenData = z.object({
@@ -95,10 +96,31 @@ function parseAnswer<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return parsed.data;
 }
 
+const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
+const PEM_END = '-----END CERTIFICATE-----';
+
+/** The certificate blocks of a PEM text. indexOf, not a lazy regex: linear even on megabytes of BEGIN markers. */
 function splitPem(text: string): string[] {
-  return (
-    text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => `${p}\n`) ?? []
-  );
+  const blocks: string[] = [];
+  for (let pos = 0; ; ) {
+    const start = text.indexOf(PEM_BEGIN, pos);
+    const end = start < 0 ? -1 : text.indexOf(PEM_END, start + PEM_BEGIN.length + 1);
+    if (end < 0) return blocks;
+    pos = end + PEM_END.length;
+    blocks.push(`${text.slice(start, pos)}\n`);
+  }
+}
+
+/** A JSON value as text for messages and lists. String() throws on `{"toString": 1}`; this does not. */
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+}
+
+/** Vault's `data`/`auth`/`wrap_info` sections are JSON objects; anything else is not Vault talking. */
+function sectionOf(value: unknown, what: string): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  throw new VaultUnavailableError('vault-bad-response', `Vault's answer to ${what} has a malformed section`);
 }
 
 function warningsOf(body: unknown): string[] {
@@ -140,7 +162,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     if (res.statusCode >= 200 && res.statusCode < 300) return Promise.resolve(res);
     const body = res.body as { errors?: unknown } | undefined;
     const errors = Array.isArray(body?.errors)
-      ? body.errors.map(String)
+      ? body.errors.map(textOf)
       : typeof body === 'string'
         ? [body]
         : [];
@@ -313,7 +335,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
         }
         throw error;
       }
-      const creationPath = String(
+      const creationPath = textOf(
         (lookup.body as { data?: { creation_path?: unknown } })?.data?.creation_path ?? '',
       );
       if (!allowedCreationPaths(creationPath)) {
@@ -357,7 +379,11 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
       const res = await call('GET', `${mount}/cert/ca_chain`);
       const data = (res.body as { data?: { ca_chain?: unknown; certificate?: unknown } })?.data;
       const text =
-        typeof data?.ca_chain === 'string' && data.ca_chain ? data.ca_chain : String(data?.certificate ?? '');
+        typeof data?.ca_chain === 'string' && data.ca_chain
+          ? data.ca_chain
+          : typeof data?.certificate === 'string'
+            ? data.certificate
+            : '';
       const chain = splitPem(text);
       if (chain.length === 0) {
         throw new VaultUnavailableError(
@@ -376,8 +402,8 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     async read(path) {
       try {
         const res = await call('GET', path);
-        const body = res.body as { data?: Record<string, unknown> } | undefined;
-        return { data: body?.data ?? {}, warnings: warningsOf(body) };
+        const body = res.body as { data?: unknown } | undefined;
+        return { data: sectionOf(body?.data, path) ?? {}, warnings: warningsOf(body) };
       } catch (error) {
         if (AgentError.is(error) && error.details.status === 404) return undefined;
         throw error;
@@ -387,26 +413,19 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     async write(path, body, opts = {}) {
       const headers = opts.wrapTtl ? { 'X-Vault-Wrap-TTL': opts.wrapTtl } : undefined;
       const res = await call('POST', path, { body, headers });
-      const b = (res.body ?? {}) as {
-        data?: Record<string, unknown>;
-        auth?: Record<string, unknown>;
-        wrap_info?: Record<string, unknown>;
-      };
-      if (typeof b.auth?.client_token === 'string') registerSecret(b.auth.client_token);
-      if (typeof b.wrap_info?.token === 'string') registerSecret(b.wrap_info.token);
-      return {
-        data: b.data ?? {},
-        warnings: warningsOf(b),
-        auth: b.auth ?? undefined,
-        wrapInfo: b.wrap_info ?? undefined,
-      };
+      const b = (res.body ?? {}) as { data?: unknown; auth?: unknown; wrap_info?: unknown };
+      const auth = sectionOf(b.auth, path);
+      const wrapInfo = sectionOf(b.wrap_info, path);
+      if (typeof auth?.client_token === 'string') registerSecret(auth.client_token);
+      if (typeof wrapInfo?.token === 'string') registerSecret(wrapInfo.token);
+      return { data: sectionOf(b.data, path) ?? {}, warnings: warningsOf(b), auth, wrapInfo };
     },
 
     async list(path) {
       try {
         const res = await call('GET', `${path}?list=true`);
         const keys = (res.body as { data?: { keys?: unknown } })?.data?.keys;
-        return Array.isArray(keys) ? keys.map(String) : [];
+        return Array.isArray(keys) ? keys.map(textOf) : [];
       } catch (error) {
         if (AgentError.is(error) && error.details.status === 404) return [];
         throw error;

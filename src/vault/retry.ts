@@ -54,8 +54,11 @@ export async function withRetry<T>(
       return await operation(attempt);
     } catch (error) {
       if (!AgentError.is(error) || !error.retryable) throw error;
-      const delayMs = backoffDelay(attempt, policy, random, retryAfterMsOf(error));
-      if (now() + delayMs >= policy.deadline) throw giveUp(error, attempt + 1);
+      const remaining = policy.deadline - now();
+      if (remaining <= 0) throw giveUp(error, attempt + 1);
+      // A backoff that would end past the deadline is cut short: one last attempt at the deadline, so the
+      // agent never gives up before --timeout has really passed.
+      const delayMs = Math.min(backoffDelay(attempt, policy, random, retryAfterMsOf(error)), remaining);
       hooks.onRetry?.({ attempt: attempt + 1, delayMs, error });
       await sleep(delayMs);
     }

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig, PRESET_NAMES } from '../../src/config/index.js';
+import { PRESET_NAMES, parseConfig } from '../../src/config/index.js';
 import { REPO_ROOT } from '../support/openbao.js';
 
 const doc = readFileSync(join(REPO_ROOT, 'docs/CONFIG.md'), 'utf8');
@@ -15,7 +15,11 @@ describe('docs/CONFIG.md', () => {
       host: { hostname: 'node-1', fqdn: 'node-1.example.internal', ipv4: '10.0.0.5' },
       env: {},
     });
-    expect(config.certificates[0]).toMatchObject({ name: 'etcd-peer', mount: 'etcd/prod-eu1/pki', role: 'member' });
+    expect(config.certificates[0]).toMatchObject({
+      name: 'etcd-peer',
+      mount: 'etcd/prod-eu1/pki',
+      role: 'member',
+    });
     expect(config.certificates[0]?.ipSans).toContain('10.0.0.5');
   });
 

@@ -2,6 +2,14 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './openbao.js';
+import { recordAgentOutput } from './secret-scan.js';
+
+/** Every agent's output goes to the run's secret scan (secret-scan.ts). */
+function record(args: readonly string[], run: AgentRun): AgentRun {
+  recordAgentOutput(args, 'stdout', run.stdout);
+  recordAgentOutput(args, 'stderr', run.stderr);
+  return run;
+}
 
 export const AGENT_BIN = join(REPO_ROOT, 'dist', 'vault-pki-agent.mjs');
 
@@ -35,7 +43,7 @@ export function runAgent(
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve(record(args, { code, signal, stdout, stderr }));
     });
   });
 }
@@ -70,7 +78,7 @@ export function startAgent(
     stderr += d;
   });
   const exited = new Promise<AgentRun>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+    child.on('close', (code, signal) => resolve(record(args, { code, signal, stdout, stderr }))),
   );
   return {
     pid: child.pid ?? -1,

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { RUN_ID_VAR, SERVER_MARK_VAR } from './guarded-process.js';
 import { REPO_ROOT, RUN_DIR, vaultBinary, vaultVersion } from './openbao.js';
+import { secretScanFailure } from './secret-scan.js';
 
 // Every server the suite starts carries this run's id in its environment (spawnGuarded adds it), so the
 // check below finds exactly this run's servers, not those of another run on the same machine.
@@ -37,6 +38,8 @@ export function setup(): void {
 }
 
 export async function teardown(): Promise<void> {
+  // No token a helper minted and no private key in any agent output (docs/SECURITY.md "Logs").
+  const secretLeak = secretScanFailure(RUN_ID);
   // Guards need a moment to reap their servers after the workers exit.
   let left = leftovers();
   for (let i = 0; i < 50 && left.length > 0; i++) {
@@ -54,4 +57,5 @@ export async function teardown(): Promise<void> {
     );
   }
   console.log('[vault-pki-agent tests] no OpenBao/etcd server left running');
+  if (secretLeak) throw new Error(secretLeak);
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type GuardedProcess, spawnGuarded } from './guarded-process.js';
+import { registerTestSecret } from './secret-scan.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const RUN_DIR = join(REPO_ROOT, '.cache', 'test-run');
@@ -76,6 +77,7 @@ export interface TestVault {
 export async function startOpenBao(options: { name?: string; audit?: boolean } = {}): Promise<TestVault> {
   const port = await freePort();
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
+  registerTestSecret(rootToken);
   const address = `http://127.0.0.1:${port}`;
   const logFile = join(RUN_DIR, `openbao-${options.name ?? 'test'}-${port}.log`);
   let proc: GuardedProcess;

@@ -4,6 +4,7 @@
  * num_uses and response wrapping. Uses the raw HTTP API with the root token, independent of the agent.
  */
 import type { TestVault } from './openbao.js';
+import { registerTestSecret } from './secret-scan.js';
 
 export interface TestPki {
   cluster: string;
@@ -149,8 +150,11 @@ export async function createToken(vault: TestVault, opts: TokenOptions = {}): Pr
   if (opts.noDefaultPolicy) body.no_default_policy = true;
   if (opts.explicitMaxTtl) body.explicit_max_ttl = opts.explicitMaxTtl;
   const res = await vault.api('POST', 'auth/token/create-orphan', body, { wrapTtl: opts.wrapTtl });
-  if (opts.wrapTtl) return String((res.body.wrap_info as { token: string }).token);
-  return String(res.body.auth?.client_token);
+  const token = opts.wrapTtl
+    ? String((res.body.wrap_info as { token: string }).token)
+    : String(res.body.auth?.client_token);
+  registerTestSecret(token);
+  return token;
 }
 
 export async function revokeToken(vault: TestVault, token: string): Promise<void> {
