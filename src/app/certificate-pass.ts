@@ -164,6 +164,7 @@ export async function runCertificatePass(
           spec,
           now: ports.now(),
           mountCaPem: caByMount.get(spec.mount),
+          renewAtTime: renewalTime ? (nb, na) => renewalTime(spec, nb, na) : undefined,
         });
         if (!inspection.verdict) {
           clog.info('certificate up to date', {
