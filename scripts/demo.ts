@@ -1,119 +1,238 @@
 /**
  * `npm run demo`: the whole boot path on this machine, with nothing to set up.
- * Starts a local OpenBao dev server (the embedded default), provisions a demo cluster's PKI, mints a node
- * token, then runs the built agent twice on an example node (etcd member + apiserver + kubelet) writing into
- * ./demo-out: first everything is issued, then nothing is due. Cleans up its server on exit or Ctrl-C.
+ *   provision -> token create (one per node type) -> three "instances" (an etcd member, a control-plane
+ *   node, a worker) each given exactly the files its CloudFormation template's user data writes ->
+ *   bootstrap on each -> one etcd started on 127.0.0.1 with the member's issued certificates, checked
+ *   by etcdctl with client certificates the other nodes were issued -> status.
+ * Everything lands in ./demo-out. The OpenBao dev server and etcd are stopped on exit and on Ctrl-C
+ * (and cannot outlive this process: both run under test/support's guarded spawn).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
-import { createToken, provisionTestPki, writePolicy } from '../test/support/vault-pki.js';
+import { materializeWriteFiles, renderUserData, sampleValues } from '../test/support/cfn-user-data.js';
+import { etcdBinary } from '../test/support/etcd-cluster.js';
+import { FAKE_SYSTEMCTL } from '../test/support/fake-systemctl/index.js';
+import { type GuardedProcess, spawnGuarded } from '../test/support/guarded-process.js';
+import { freePort, REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
 
+const started = performance.now();
 const out = join(REPO_ROOT, 'demo-out');
 const agent = join(REPO_ROOT, 'dist', 'vault-pki-agent.mjs');
 const step = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
+const isRoot = process.getuid?.() === 0;
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
+let etcd: GuardedProcess | undefined;
 step(`starting a local OpenBao dev server (${vaultVersion().split(' (')[0]})`);
 const vault = await startOpenBao({ name: 'demo' });
-const stop = async () => {
-  await vault.stop();
+let stopping: Promise<void> | undefined;
+const stop = () => {
+  stopping ??= (async () => {
+    // The guards are unref'd: keep the event loop alive until both servers are gone.
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      await etcd?.stop();
+      await vault.stop();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  })();
+  return stopping;
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    console.log(`\n${signal}: stopping etcd and OpenBao`);
     void stop().then(() => process.exit(130));
   });
 }
 
+/** Runs the agent; prints the command line, its output and its exit code. */
+function agentRun(args: string[], env: Record<string, string> = {}, quiet = false) {
+  if (!quiet) console.log(`$ vault-pki-agent ${args.join(' ')}`);
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [agent, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    encoding: 'utf8',
+  });
+  if (!quiet) {
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    console.log(`(exit ${r.status}, ${Math.round(performance.now() - t0)} ms)`);
+  }
+  if (r.status !== 0) throw new Error(`vault-pki-agent ${args[0]} exited ${r.status}\n${r.stderr}`);
+  return r;
+}
+
 try {
   console.log(`OpenBao listening on ${vault.address}`);
-  step(
-    'provisioning cluster "demo": etcd/demo/pki, k8s/demo/pki, k8s-front-proxy/demo/pki, roles, a node policy',
+  const operator = { VAULT_ADDR: vault.address, VAULT_TOKEN: vault.rootToken };
+
+  step('provision: mounts, CAs, roles, policies and token roles for cluster "demo"');
+  const plan = agentRun(['provision', '--cluster', 'demo'], operator, true);
+  const changes = plan.stdout.split('\n').filter((l) => /^[+~] /.test(l));
+  console.log(`$ vault-pki-agent provision --cluster demo\n${changes.length} changes applied, e.g.`);
+  for (const kind of ['mount', 'ca', 'role', 'policy', 'token-role'])
+    console.log(`  ${changes.find((l) => l.startsWith(`+ ${kind} `))}`);
+
+  const ca = String((await vault.api('GET', 'etcd/demo/pki/cert/ca')).body.data?.certificate);
+  const nodes = [
+    { name: 'etcd-1', nodeType: 'etcd-member', template: 'etcd.yaml' },
+    { name: 'control-plane-1', nodeType: 'control-plane', template: 'control-plane.yaml' },
+    { name: 'worker-1', nodeType: 'worker', template: 'workers.yaml' },
+  ] as const;
+
+  const roots: Record<string, { root: string; config: string }> = {};
+  for (const node of nodes) {
+    step(`${node.name}: token create, then the ${node.template} user data, as cloud-init would write it`);
+    console.log(`$ vault-pki-agent token create --cluster demo --node-type ${node.nodeType}`);
+    const minted = agentRun(
+      ['token', 'create', '--cluster', 'demo', '--node-type', node.nodeType],
+      operator,
+      true,
+    );
+    process.stderr.write(minted.stderr);
+    const token = minted.stdout.trim();
+    const [userData] = renderUserData(
+      node.template,
+      sampleValues({
+        ClusterId: 'demo',
+        VaultAddress: vault.address,
+        VaultCaCertificate: Buffer.from(`${ca}\n`).toString('base64'),
+        VaultToken: token,
+        EtcdDomain: 'etcd.demo.example.internal',
+        ApiLoadBalancerDns: 'api.demo.example.internal',
+      }),
+    );
+    const root = join(out, node.name);
+    const config = materializeWriteFiles(userData?.text ?? '', root);
+    if (!isRoot) {
+      // The templates hand etcd's sets to the etcd user; only root may chown, so keep them ours here.
+      writeFileSync(config, readFileSync(config, 'utf8').replace(/, owner: etcd, group: etcd/g, ''));
+    }
+    console.log(
+      `user data: ${Buffer.byteLength(userData?.text ?? '')} bytes of cloud-config (the token only in write_files)`,
+    );
+    console.log(`  ${root}/etc/vault-pki-agent/token (0600), config.yaml, vault-ca.pem, boot scripts`);
+    roots[node.name] = { root, config };
+  }
+
+  for (const node of nodes) {
+    const { root, config } = roots[node.name] as { root: string; config: string };
+    step(`${node.name}: bootstrap (vault-pki-agent.service at first boot)`);
+    const systemctlLog = join(root, 'systemctl.log');
+    agentRun(['bootstrap', '--config', config], {
+      // systemd is not PID 1 here: the test suite's stand-in systemctl records what would be restarted.
+      VPA_SYSTEMCTL: FAKE_SYSTEMCTL,
+      FAKE_SYSTEMCTL_LOG: systemctlLog,
+    });
+    let calls = '';
+    try {
+      calls = readFileSync(systemctlLog, 'utf8').trim().split('\n').join('; ');
+    } catch {}
+    if (calls) console.log(`systemctl (stand-in) was asked to: ${calls}`);
+  }
+
+  step('etcd on 127.0.0.1 with the certificates etcd-1 was issued');
+  const pki = (node: string, set: string, file: string) =>
+    join(roots[node]?.root ?? '', set.startsWith('/') ? set.slice(1) : set, file);
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const clientUrl = `https://127.0.0.1:${clientPort}`;
+  const peerUrl = `https://127.0.0.1:${peerPort}`;
+  const server = (f: string) => pki('etcd-1', 'etc/etcd/pki/server', f);
+  const peer = (f: string) => pki('etcd-1', 'etc/etcd/pki/peer', f);
+  etcd = await spawnGuarded(
+    etcdBinary('etcd'),
+    [
+      '--name=etcd-1',
+      `--data-dir=${join(out, 'etcd-1', 'var', 'lib', 'etcd')}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--advertise-client-urls=${clientUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=etcd-1=${peerUrl}`,
+      `--cert-file=${server('cert.pem')}`,
+      `--key-file=${server('key.pem')}`,
+      `--trusted-ca-file=${server('ca.pem')}`,
+      '--client-cert-auth',
+      `--peer-cert-file=${peer('cert.pem')}`,
+      `--peer-key-file=${peer('key.pem')}`,
+      `--peer-trusted-ca-file=${peer('ca.pem')}`,
+      '--peer-client-cert-auth',
+    ],
+    { logFile: join(out, 'etcd-1', 'etcd.log') },
   );
-  const pki = await provisionTestPki(vault, 'demo');
-  await writePolicy(vault, 'demo-node', [
-    `${pki.etcdMount}/member`,
-    `${pki.k8sMount}/apiserver`,
-    `${pki.k8sMount}/kubelet`,
-    `${pki.k8sMount}/kubelet-client`,
-  ]);
-  const tokenFile = join(out, 'token');
-  writeFileSync(tokenFile, `${await createToken(vault, { policies: ['demo-node'], period: '24h' })}\n`, {
-    mode: 0o600,
-  });
-  console.log(`node token (periodic, policy demo-node) written to ${tokenFile} (0600)`);
+  console.log(`etcd (pid ${etcd.pid}) serving ${clientUrl}; log in demo-out/etcd-1/etcd.log`);
 
-  const pkiDir = (name: string) => join(out, 'pki', name);
-  const notify = [
-    process.execPath,
-    '-e',
-    'console.log("  action: restart consumers of " + process.env.VPA_CERT_NAME)',
-  ];
-  const config = `# Example node: a stacked control-plane node (etcd member + kube-apiserver + kubelet).
-cluster: demo
-vault:
-  address: ${vault.address}
-  tokenFile: ${tokenFile}
-stateDir: ${join(out, 'state')}
-defaults:
-  ttl: 24h
-node:
-  name: node-1
-  ip: 10.0.0.10
-  loadBalancer: api.demo.example.internal
-certificates:
-${['etcd-server', 'etcd-peer', 'apiserver', 'kubelet-serving', 'kubelet-client']
-  .map(
-    (name) => `  ${name}:
-    preset: ${name}${name === 'kubelet-client' ? '\n    mode: issue' : ''}
-    files: { dir: ${pkiDir(name)} }
-    actions:
-      - exec: ${JSON.stringify(notify)}`,
-  )
-  .join('\n')}
-`;
-  const configFile = join(out, 'config.yaml');
-  writeFileSync(configFile, config);
-  console.log(`agent config written to ${configFile}`);
+  const clients = [
+    ['worker-1', 'etc/kubernetes/pki/flanneld-etcd-client', 'flanneld'],
+    ['control-plane-1', 'etc/kubernetes/pki/apiserver-etcd-client', 'kube-apiserver-etcd-client'],
+  ] as const;
+  for (const [node, set, cn] of clients) {
+    step(`etcdctl endpoint health, as ${cn} (a client certificate ${node} was issued)`);
+    const args = [
+      `--endpoints=${clientUrl}`,
+      `--cacert=${pki(node, set, 'ca.pem')}`,
+      `--cert=${pki(node, set, 'cert.pem')}`,
+      `--key=${pki(node, set, 'key.pem')}`,
+      'endpoint',
+      'health',
+    ];
+    console.log(`$ etcdctl ${args.join(' ').replaceAll(`${out}/`, 'demo-out/')}`);
+    let health = '';
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const r = spawnSync(etcdBinary('etcdctl'), args, {
+        encoding: 'utf8',
+        env: { ...process.env, ETCDCTL_API: '3' },
+      });
+      health = `${r.stdout}${r.stderr}`.trim();
+      if (r.status === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    console.log(health);
+    if (!/is healthy/.test(health)) throw new Error('etcd did not report healthy');
+  }
 
-  const run = (title: string, args: string[]) => {
-    step(title);
-    console.log(`$ vault-pki-agent ${args.join(' ')}`);
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, [agent, ...args], { stdio: 'inherit' });
-    console.log(`(exit ${r.status}, ${Math.round(performance.now() - t0)} ms)`);
-    if (r.status !== 0) throw new Error(`agent exited ${r.status}`);
-  };
-  run('first boot: every set is missing, so everything is issued', ['bootstrap', '--config', configFile]);
-  run('second run: nothing is due, nothing is touched, no action runs', [
-    'bootstrap',
-    '--config',
-    configFile,
-  ]);
+  for (const node of nodes) {
+    step(`${node.name}: status`);
+    agentRun(['status', '--config', roots[node.name]?.config ?? '']);
+  }
 
-  step('what was written');
-  for (const name of readdirSync(join(out, 'pki'))) {
-    const cert = join(pkiDir(name), 'cert.pem');
-    const text = execFileSync(
-      'openssl',
-      ['x509', '-in', cert, '-noout', '-subject', '-ext', 'subjectAltName'],
+  step('what was written (subject and SANs of each certificate)');
+  for (const node of nodes) {
+    const sets = execFileSync(
+      'find',
+      [roots[node.name]?.root ?? '', '-name', 'cert.pem', '-not', '-path', '*/..*'],
       {
         encoding: 'utf8',
       },
-    );
-    console.log(`${pkiDir(name)}/ {cert,key,ca,fullchain}.pem`);
-    console.log(
-      text
+    )
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+    for (const cert of sets) {
+      const text = execFileSync(
+        'openssl',
+        ['x509', '-in', cert, '-noout', '-subject', '-ext', 'subjectAltName'],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'], // "No extensions in certificate" for client certificates
+        },
+      );
+      const lines = text
         .split('\n')
         .filter((l) => l.trim() && !l.includes('X509v3') && !l.startsWith('No extensions'))
-        .map((l) => `    ${l.trim()}`)
-        .join('\n'),
-    );
+        .map((l) => l.trim());
+      console.log(`${cert.replace(`${out}/`, '').replace('/cert.pem', '')}: ${lines.join(' | ')}`);
+    }
   }
-  step('done: files are in ./demo-out; the OpenBao dev server is stopped');
+  step(
+    `done in ${((performance.now() - started) / 1000).toFixed(1)} s: files are in ./demo-out; etcd and OpenBao are stopped`,
+  );
 } finally {
   await stop();
 }
