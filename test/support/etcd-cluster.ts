@@ -276,7 +276,9 @@ export async function startEtcdCluster(options: StartEtcdClusterOptions): Promis
           throw new Error(`etcd member(s) ${dead.map((m) => m.name).join(', ')} exited:\n${tail(logs())}`);
         }
         last = await etcdctl(['endpoint', 'health', '--cluster'], client);
-        if (last.code === 0) return last.stdout + last.stderr;
+        // --cluster checks the members that have published their client URLs: under load one may not have yet.
+        const healthy = (`${last.stdout}${last.stderr}`.match(/is healthy/g) ?? []).length;
+        if (last.code === 0 && healthy >= members.length) return last.stdout + last.stderr;
         await new Promise((r) => setTimeout(r, 300));
       }
       throw new Error(
