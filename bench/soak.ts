@@ -2,7 +2,7 @@
  * Soak of `run`: 20 short-lived certificates renewed for at least SOAK_CYCLES cycles each against a real
  * OpenBao. Reports peak RSS (VmHWM of the agent process), Vault requests per renewal by kind (from
  * OpenBao's own audit log) and whether any certificate was ever found expired.
- * Environment: SOAK_CYCLES (default 100), SOAK_CERTS (default 20), SOAK_TTL (default 14s).
+ * Environment: SOAK_CYCLES (default 100), SOAK_CERTS (default 20), SOAK_TTL (default 14s), SOAK_NODE_OPTIONS.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +43,10 @@ try {
     return counts;
   };
   vault.markAudit();
-  const agent = startAgent(['run', '--config', config, '--log-level', 'warn']);
+  // SOAK_NODE_OPTIONS (e.g. --max-old-space-size=48) tells how much of the RSS is live heap.
+  const agent = startAgent(['run', '--config', config, '--log-level', 'warn'], {
+    env: { NODE_OPTIONS: process.env.SOAK_NODE_OPTIONS },
+  });
   const t0 = Date.now();
   let peakKb = 0;
   const sampler = setInterval(() => {
