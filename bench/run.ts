@@ -3,7 +3,9 @@
  * 1. start-up: `node dist/vault-pki-agent.mjs --version` beside `node -e 0`;
  * 2. bootstrap of a four-certificate node (from nothing) vs bench/baseline-curl-jq.sh, same local OpenBao,
  *    alternating runs, medians and ratio.
- * Environment: BENCH_RUNS (default 21).
+ * 3. bench/peers.ts: vault-pki-agent, curl+jq and OpenBao Agent side by side (wall, CPU, RSS, Vault requests);
+ * 4. bench/storm.ts: fleet boot storm of STORM_AGENTS (300) agents, without and with a rate-limit quota.
+ * Environment: BENCH_RUNS (default 21), STORM_AGENTS (300), STORM_RATE (50 requests/s).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,8 +13,10 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
 import { createToken, provisionTestPki, writePolicy } from '../test/support/vault-pki.js';
+import { runPeerBench } from './peers.js';
 // @ts-expect-error plain ESM helper without types
 import { measureStartup } from './startup.mjs';
+import { runStormBench, stopVault } from './storm.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 21);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
@@ -114,5 +118,11 @@ certificates:
     `- vault-pki-agent bootstrap, nothing due (second run): median ${median(noopTimes).toFixed(0)} ms`,
   );
 } finally {
-  await vault.stop();
+  // stopVault keeps the event loop alive until OpenBao is gone (its guard is unref'd: a bare
+  // `await vault.stop()` at top level ends the process with exit code 13 before what follows).
+  await stopVault(vault);
 }
+
+// Side by side with curl+jq and OpenBao Agent, then the fleet boot storm (each on its own OpenBao).
+console.log(await runPeerBench(runs));
+console.log(await runStormBench());
