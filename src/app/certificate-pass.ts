@@ -141,9 +141,26 @@ export async function runCertificatePass(
   const { vault, store, log } = ports;
   const specs = config.certificates;
 
-  // One CA read per mount (unauthenticated, cheap): tells "CA changed" and anchors chain checks.
+  // Every set as it is on disk, read once, up front.
+  const readings = new Map<string, CertificateSetReading | Error>();
+  await Promise.all(
+    specs.map(async (spec) => {
+      readings.set(spec.name, await store.read(spec.files).catch((error: unknown) => error as Error));
+    }),
+  );
+  // One CA read per mount that has a set on disk (unauthenticated, cheap): it tells "the CA changed". A set
+  // that is issued now is verified against the CA in Vault's own answer, so a first boot reads no CA.
   const caByMount = options.mountCas ?? new Map<string, string>();
-  const mounts = [...new Set(specs.map((s) => s.mount))].filter((m) => !caByMount.has(m));
+  const mounts = [
+    ...new Set(
+      specs
+        .filter((s) => {
+          const r = readings.get(s.name);
+          return r !== undefined && !(r instanceof Error) && r.files.cert !== undefined;
+        })
+        .map((s) => s.mount),
+    ),
+  ].filter((m) => !caByMount.has(m));
   await Promise.all(
     mounts.map(async (mount) => {
       const chain = await vault.readCaChain(mount);
@@ -158,7 +175,8 @@ export async function runCertificatePass(
     async (spec): Promise<CertificateOutcome> => {
       const clog = log.child({ certificate: spec.name });
       try {
-        const reading = await store.read(spec.files);
+        const reading = readings.get(spec.name);
+        if (reading === undefined || reading instanceof Error) throw reading ?? new Error('set not read');
         const inspection = inspectCertificateSet({
           current: { cert: reading.files.cert, key: reading.files.key, ca: reading.files.ca },
           spec,
