@@ -12,6 +12,18 @@ try {
 } catch {}
 
 const outfile = 'dist/vault-pki-agent.mjs';
+
+// zod's namespace re-exports every locale; the agent's messages are English only (-264 KB).
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes('/node_modules/zod/')
+        ? { path: new URL('./build/zod-locales-en.mjs', import.meta.url).pathname }
+        : undefined,
+    );
+  },
+};
 // --sea-only: just the single-executable below, from the sources, leaving dist/ as it is.
 const seaOnly = process.argv.includes('--sea-only');
 const result = seaOnly
@@ -29,18 +41,7 @@ const result = seaOnly
       metafile: true,
       logLevel: 'warning',
       alias: { axios: './scripts/build/axios-unused.mjs' },
-      plugins: [
-        {
-          name: 'zod-english-only',
-          setup(b) {
-            b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-              args.importer.includes('/node_modules/zod/')
-                ? { path: new URL('./build/zod-locales-en.mjs', import.meta.url).pathname }
-                : undefined,
-            );
-          },
-        },
-      ],
+      plugins: [zodEnglishOnly],
       define: {
         __VPA_VERSION__: JSON.stringify(pkg.version),
         __VPA_COMMIT__: JSON.stringify(commit),
@@ -93,16 +94,7 @@ if (seaOnly || process.argv.includes('--sea')) {
     logLevel: 'warning',
     alias: { axios: './scripts/build/axios-unused.mjs' },
     plugins: [
-      {
-        name: 'zod-english-only',
-        setup(b) {
-          b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-            args.importer.includes('/node_modules/zod/')
-              ? { path: new URL('./build/zod-locales-en.mjs', import.meta.url).pathname }
-              : undefined,
-          );
-        },
-      },
+      zodEnglishOnly,
       {
         // debug's optional require('supports-color') is not installed; in a SEA even a failed require
         // of a non-built-in prints a warning, so it resolves to "no colour support" here.

@@ -20,34 +20,6 @@ export interface AgentRun {
   stderr: string;
 }
 
-export function runAgent(
-  args: string[],
-  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
-): Promise<AgentRun> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...opts.env,
-    };
-    const child = spawn(process.execPath, [AGENT_BIN, ...args], { env: env as NodeJS.ProcessEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve(record(args, { code, signal, stdout, stderr }));
-    });
-  });
-}
-
 export interface RunningAgent {
   readonly pid: number;
   stdout(): string;
@@ -94,6 +66,20 @@ export function startAgent(
     },
     exited,
   };
+}
+
+/** Runs the agent to completion (killed after `timeoutMs`, default 60 s). */
+export async function runAgent(
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<AgentRun> {
+  const agent = startAgent(args, opts);
+  const timer = setTimeout(() => agent.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  try {
+    return await agent.exited;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Polls until `predicate` holds or the time runs out. */
