@@ -1,6 +1,10 @@
-// Bundles the agent into one ESM file (dist/vault-pki-agent.mjs) that needs no node_modules at run time.
-// Command implementations are dynamic imports: esbuild keeps them in the same file behind lazy
-// initialisers, so `--version` does not pay for node-vault, zod or node-forge.
+// Builds the agent into one file that needs no node_modules at run time: dist/vault-pki-agent.mjs.
+//
+// The program itself is one CommonJS bundle (esbuild, minified). The .mjs is a small launcher that answers
+// `--version` at once and holds the program as a string, compiled (vm.compileFunction) only when a real
+// command runs: V8 does not spend ~40 ms compiling 760 KB for a version probe. The same CommonJS bundle is
+// the main script of the Node single-executable binary (`--sea` / `--sea-only`, into .cache/sea/), whose
+// V8 code cache removes the compile cost for every command.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -12,6 +16,11 @@ try {
 } catch {}
 
 const outfile = 'dist/vault-pki-agent.mjs';
+const define = {
+  __VPA_VERSION__: JSON.stringify(pkg.version),
+  __VPA_COMMIT__: JSON.stringify(commit),
+  __VPA_BUILT__: JSON.stringify(new Date().toISOString()),
+};
 
 // zod's namespace re-exports every locale; the agent's messages are English only (-264 KB).
 const zodEnglishOnly = {
@@ -24,55 +33,20 @@ const zodEnglishOnly = {
     );
   },
 };
-// --sea-only: just the single-executable below, from the sources, leaving dist/ as it is.
-const seaOnly = process.argv.includes('--sea-only');
-const result = seaOnly
-  ? undefined
-  : await build({
-      entryPoints: ['src/main.ts'],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      minify: true,
-      sourcemap: false,
-      legalComments: 'linked',
-      metafile: true,
-      logLevel: 'warning',
-      alias: { axios: './scripts/build/axios-unused.mjs' },
-      plugins: [zodEnglishOnly],
-      define: {
-        __VPA_VERSION__: JSON.stringify(pkg.version),
-        __VPA_COMMIT__: JSON.stringify(commit),
-        __VPA_BUILT__: JSON.stringify(new Date().toISOString()),
-      },
-      // CommonJS dependencies (node-vault, node-forge, yargs' helpers) call require() for Node built-ins.
-      banner: {
-        js: "#!/usr/bin/env node\nimport { createRequire as __vpaCreateRequire } from 'node:module'; const require = __vpaCreateRequire(import.meta.url);",
-      },
-    });
-if (result) chmodSync(outfile, 0o755);
-if (result && process.env.VPA_BUILD_REPORT) {
-  const inputs = result.metafile.outputs[outfile].inputs;
-  const bySource = {};
-  for (const [path, info] of Object.entries(inputs)) {
-    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
-    const key = m ? m[1] : 'src';
-    bySource[key] = (bySource[key] ?? 0) + info.bytesInOutput;
-  }
-  for (const [k, v] of Object.entries(bySource).sort((a, b) => b[1] - a[1]))
-    console.log(`${k.padEnd(24)} ${v}`);
-}
+// supports-color (pulled in by a dependency's optional require) prints a warning inside a bundle; colours
+// are never used: stub it.
+const noSupportsColor = {
+  name: 'no-supports-color',
+  setup(b) {
+    b.onResolve({ filter: /^supports-color$/ }, () => ({ path: 'supports-color', namespace: 'vpa-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'vpa-stub' }, () => ({ contents: 'module.exports = false;' }));
+  },
+};
 
-// `node scripts/build.mjs --sea` (npm run build:sea): also a Node single-executable (SEA) binary,
-// .cache/sea/vault-pki-agent (VPA_SEA_DIR overrides), i.e. node itself with the agent injected (no
-// node runtime needed on the host). Node 20's SEA runs one CommonJS script, so the same sources are bundled once more as
-// CJS behind an entry without top-level await. Kept out of dist/ so that `npm pack` stays small.
-if (seaOnly || process.argv.includes('--sea')) {
-  const dir = process.env.VPA_SEA_DIR ?? '.cache/sea';
-  mkdirSync(dir, { recursive: true });
-  const entry = `const argv = process.argv.slice(2);
+// The program: argv -> runCli, in CommonJS (what vm.compileFunction and Node 20's SEA both take).
+const program = await build({
+  stdin: {
+    contents: `const argv = process.argv.slice(2);
 (async () => {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     const { versionText } = await import('./src/cli/version.ts');
@@ -81,39 +55,91 @@ if (seaOnly || process.argv.includes('--sea')) {
     const { runCli } = await import('./src/cli/run-cli.ts');
     process.exitCode = await runCli(argv);
   }
-})();`;
-  await build({
-    stdin: { contents: entry, resolveDir: process.cwd(), loader: 'ts', sourcefile: 'sea-main.ts' },
-    outfile: `${dir}/vault-pki-agent.cjs`,
+})();`,
+    resolveDir: process.cwd(),
+    loader: 'ts',
+    sourcefile: 'program.ts',
+  },
+  write: false,
+  outfile: 'program.cjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  // The bundled packages' licence notices, shipped beside the agent as dist/vault-pki-agent.mjs.LEGAL.txt.
+  legalComments: 'external',
+  metafile: true,
+  logLevel: 'warning',
+  // node-vault requires axios at load time but the agent passes it its own transport (src/vault/transport.ts).
+  alias: { axios: './scripts/build/axios-unused.mjs' },
+  plugins: [zodEnglishOnly, noSupportsColor],
+  define,
+});
+const programText = program.outputFiles.find((f) => f.path.endsWith('.cjs')).text;
+const legalText = program.outputFiles.find((f) => f.path.endsWith('.LEGAL.txt'))?.text ?? '';
+
+const seaOnly = process.argv.includes('--sea-only');
+if (!seaOnly) {
+  const launcher = await build({
+    stdin: {
+      contents: `import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileFunction } from 'node:vm';
+import { versionText } from './src/cli/version.ts';
+
+declare const __VPA_PROGRAM__: string;
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  process.stdout.write(versionText() + '\\n');
+} else {
+  const filename = fileURLToPath(import.meta.url);
+  const module = { exports: {} };
+  compileFunction(__VPA_PROGRAM__, ['exports', 'require', 'module', '__filename', '__dirname'], { filename })(
+    module.exports, createRequire(import.meta.url), module, filename, dirname(filename));
+}`,
+      resolveDir: process.cwd(),
+      loader: 'ts',
+      sourcefile: 'launcher.ts',
+    },
+    write: false,
+    outfile,
     bundle: true,
     platform: 'node',
     target: 'node20',
-    format: 'cjs',
+    format: 'esm',
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
-    alias: { axios: './scripts/build/axios-unused.mjs' },
-    plugins: [
-      zodEnglishOnly,
-      {
-        // debug's optional require('supports-color') is not installed; in a SEA even a failed require
-        // of a non-built-in prints a warning, so it resolves to "no colour support" here.
-        name: 'no-supports-color',
-        setup(b) {
-          b.onResolve({ filter: /^supports-color$/ }, () => ({
-            path: 'supports-color',
-            namespace: 'vpa-stub',
-          }));
-          b.onLoad({ filter: /.*/, namespace: 'vpa-stub' }, () => ({ contents: 'module.exports = false;' }));
-        },
-      },
-    ],
-    define: {
-      __VPA_VERSION__: JSON.stringify(pkg.version),
-      __VPA_COMMIT__: JSON.stringify(commit),
-      __VPA_BUILT__: JSON.stringify(new Date().toISOString()),
-    },
+    define,
   });
+  const text = launcher.outputFiles[0].text;
+  if (!text.includes('__VPA_PROGRAM__')) throw new Error('launcher lost its program placeholder');
+  mkdirSync('dist', { recursive: true });
+  writeFileSync(
+    outfile,
+    `#!/usr/bin/env node\n${text.replace('__VPA_PROGRAM__', () => JSON.stringify(programText))}`,
+  );
+  chmodSync(outfile, 0o755);
+  writeFileSync(`${outfile}.LEGAL.txt`, legalText);
+  if (process.env.VPA_BUILD_REPORT) {
+    const inputs = Object.entries(program.metafile.outputs).find(([k]) => k.endsWith('.cjs'))[1].inputs;
+    const bySource = {};
+    for (const [path, info] of Object.entries(inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+      const key = m ? m[1] : 'src';
+      bySource[key] = (bySource[key] ?? 0) + info.bytesInOutput;
+    }
+    for (const [k, v] of Object.entries(bySource).sort((a, b) => b[1] - a[1]))
+      console.log(`${k.padEnd(24)} ${v}`);
+  }
+}
+
+if (seaOnly || process.argv.includes('--sea')) {
+  const dir = process.env.VPA_SEA_DIR ?? '.cache/sea';
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/vault-pki-agent.cjs`, programText);
   writeFileSync(
     `${dir}/sea-config.json`,
     JSON.stringify({
