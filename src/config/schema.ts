@@ -75,46 +75,39 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
       ? undefined
       : `${quote(v)} is neither a DNS name nor an IP address`,
   );
-  const duration = z
-    .union([z.string(), z.number()], {
-      error: 'must be a duration such as 720h, 30m, 90s or a number of seconds',
-    })
-    .transform((value, ctx) => {
+  // A string (variables expanded) or a number, parsed into a value or refused with a message naming it.
+  const parsedScalar = <T>(
+    typeError: string,
+    parse: (v: string | number) => T | undefined,
+    bad: (v: string) => string,
+  ) =>
+    z.union([z.string(), z.number()], { error: typeError }).transform((value, ctx) => {
       const text =
         typeof value === 'string' ? expandVariables(value, facts, cluster) : { ok: true as const, value };
       if (!text.ok) {
         ctx.addIssue({ code: 'custom', message: text.message });
         return z.NEVER;
       }
-      const seconds = parseDurationSeconds(text.value);
-      if (seconds === undefined || seconds <= 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${quote(String(text.value))} is not a positive duration (e.g. 720h, 30m, 90s, 1h30m)`,
-        });
-        return z.NEVER;
-      }
-      return seconds;
-    });
-  const fraction = z
-    .union([z.string(), z.number()], { error: 'must be a fraction such as 2/3, 0.75 or 75%' })
-    .transform((value, ctx) => {
-      const text =
-        typeof value === 'string' ? expandVariables(value, facts, cluster) : { ok: true as const, value };
-      if (!text.ok) {
-        ctx.addIssue({ code: 'custom', message: text.message });
-        return z.NEVER;
-      }
-      const result = parseFraction(text.value);
+      const result = parse(text.value);
       if (result === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${quote(String(text.value))} must be a fraction strictly between 0 and 1 (2/3, 0.75, 75%)`,
-        });
+        ctx.addIssue({ code: 'custom', message: bad(String(text.value)) });
         return z.NEVER;
       }
       return result;
     });
+  const duration = parsedScalar(
+    'must be a duration such as 720h, 30m, 90s or a number of seconds',
+    (v) => {
+      const seconds = parseDurationSeconds(v);
+      return seconds !== undefined && seconds > 0 ? seconds : undefined;
+    },
+    (v) => `${quote(v)} is not a positive duration (e.g. 720h, 30m, 90s, 1h30m)`,
+  );
+  const fraction = parsedScalar(
+    'must be a fraction such as 2/3, 0.75 or 75%',
+    parseFraction,
+    (v) => `${quote(v)} must be a fraction strictly between 0 and 1 (2/3, 0.75, 75%)`,
+  );
   const fileMode = z
     .union([z.string(), z.number()], { error: 'must be an octal file mode such as "0640"' })
     .transform((value, ctx) => {
