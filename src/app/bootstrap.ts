@@ -14,7 +14,7 @@ import { runActions } from '../services/run-actions.js';
 import { SystemctlServiceManager } from '../services/service-manager.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
-import { resolveVaultSettings } from '../vault/settings.js';
+import type { ResolvedVaultSettings } from '../vault/settings.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 import { type PassPorts, type PassResult, runCertificatePass } from './certificate-pass.js';
 import { scheduleFor } from './inspect-local.js';
@@ -22,6 +22,7 @@ import { loadConfig } from './load-config.js';
 import { publishState } from './publish.js';
 import { loadState, recordPass, tokenState } from './state.js';
 import { activateToken, resolveToken, type TokenSource } from './token.js';
+import { sessionSettings } from './vault-session.js';
 
 export interface BootstrapArgs extends GlobalArgs {
   dryRun?: boolean;
@@ -57,14 +58,17 @@ export async function connect(
   io: CliIo,
   log: Logger,
   opts: { needToken: boolean },
-): Promise<{ config: AgentConfig; vault: VaultClient; token?: { source: TokenSource; info: TokenInfo } }> {
+): Promise<{
+  config: AgentConfig;
+  settings: ResolvedVaultSettings;
+  vault: VaultClient;
+  token?: { source: TokenSource; info: TokenInfo };
+}> {
   const timeoutMs = timeoutMsOf(args);
   const config = await loadConfig(args.config, io.env);
-  const settings = resolveVaultSettings(config.vault, io.env, { tlsSkipVerify: args.tlsSkipVerify });
-  if (settings.skipVerify)
-    log.warn('TLS verification of Vault is OFF (VAULT_SKIP_VERIFY + --tls-skip-verify)');
+  const settings = sessionSettings(args, io, log, config.vault);
   const vault = createVaultClient({ settings, timeoutMs, log });
-  if (!opts.needToken) return { config, vault };
+  if (!opts.needToken) return { config, settings, vault };
   const { source, info } = await activateToken(
     await resolveToken({ flagFile: args.tokenFile, configFile: config.vault.tokenFile, env: io.env, log }),
     vault,
@@ -77,7 +81,7 @@ export async function connect(
     renewable: info.renewable,
     policies: info.policies.join(','),
   });
-  return { config, vault, token: { source, info } };
+  return { config, settings, vault, token: { source, info } };
 }
 
 export function printPassSummary(result: PassResult, io: CliIo): void {

@@ -12,7 +12,6 @@ import { AgentError, ExitCode } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
 import { retryDelay } from '../plan/schedule.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
-import { resolveVaultSettings } from '../vault/settings.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import {
   type BootstrapArgs,
@@ -127,9 +126,9 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   let vault: VaultClient = first.vault;
   let source = first.token!.source;
   let clock = tokenClock(first.token!.info.ttlSeconds, first.token!.info.renewable, Date.now());
-  const settings = resolveVaultSettings(config.vault, io.env, { tlsSkipVerify: args.tlsSkipVerify });
+  // Passes after the first retry for a minute at most: the loop itself retries with backoff.
   const loopVault = createVaultClient({
-    settings,
+    settings: first.settings,
     token: source.token,
     timeoutMs: Math.min(timeoutMsOf(args), LOOP_PASS_TIMEOUT_MS),
     log,
@@ -155,8 +154,8 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   let casReadAt = Date.now();
   let failures = 0;
   let passNumber = 0;
-  const warnedSkew = { value: false };
-  const warnedToken = { value: false };
+  let warnedSkew = false;
+  let warnedToken = false;
 
   while (!waker.stopping) {
     // 1. A rotated token file is picked up without a restart.
@@ -237,8 +236,8 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
     }
     passNumber++;
     // Reported once per process: a skewed clock stays skewed until time sync fixes it.
-    const skewMs = warnedSkew.value ? vault.clockSkewMs() : checkClockSkew(vault, log);
-    if (skewMs !== undefined && Math.abs(skewMs) > 5_000) warnedSkew.value = true;
+    const skewMs = warnedSkew ? vault.clockSkewMs() : checkClockSkew(vault, log);
+    if (skewMs !== undefined && Math.abs(skewMs) > 5_000) warnedSkew = true;
     const now = new Date();
     if (result) {
       state = recordPass(state, result, now, {
@@ -263,9 +262,9 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
       clock.expiresAt !== undefined &&
       clock.renewAt === undefined &&
       clock.expiresAt < nextRenewal &&
-      !warnedToken.value
+      !warnedToken
     ) {
-      warnedToken.value = true;
+      warnedToken = true;
       log.error('vault token expires before the next certificate renewal and cannot be renewed: rotate it', {
         token_expires: new Date(clock.expiresAt).toISOString(),
         next_renewal: new Date(nextRenewal).toISOString(),
