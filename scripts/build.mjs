@@ -16,6 +16,8 @@ try {
 } catch {}
 
 const outfile = 'dist/vault-pki-agent.mjs';
+// Where the program starts in dist/vault-pki-agent.mjs (scripts/build/launcher.ts reads it from there).
+const PROGRAM_MARKER = '\n//@vpa-program\n//';
 const define = {
   __VPA_VERSION__: JSON.stringify(pkg.version),
   __VPA_COMMIT__: JSON.stringify(commit),
@@ -46,8 +48,7 @@ const noSupportsColor = {
 // The program: argv -> runCli, in CommonJS (what vm.compileFunction and Node 20's SEA both take).
 const program = await build({
   stdin: {
-    contents: `const argv = process.argv.slice(2);
-(async () => {
+    contents: `async function main(argv: string[]): Promise<void> {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     const { versionText } = await import('./src/cli/version.ts');
     process.stdout.write(versionText() + '\\n');
@@ -55,7 +56,16 @@ const program = await build({
     const { runCli } = await import('./src/cli/run-cli.ts');
     process.exitCode = await runCli(argv);
   }
-})();`,
+}
+async function preload(): Promise<void> {
+  await import('./src/cli/run-cli.ts');
+  await (await import('./src/cli/preload.ts')).preloadAll();
+}
+declare const module: { vpaLauncher?: boolean; exports: unknown };
+// Under the launcher (dist/vault-pki-agent.mjs) the program only hands over its entry points; as the main
+// script of the single-executable binary it runs at once.
+if (module.vpaLauncher) module.exports = { main, preload };
+else void main(process.argv.slice(2));`,
     resolveDir: process.cwd(),
     loader: 'ts',
     sourcefile: 'program.ts',
@@ -66,7 +76,7 @@ const program = await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  minify: true,
+  minify: !process.env.VPA_BUILD_READABLE,
   // The bundled packages' licence notices, shipped beside the agent as dist/vault-pki-agent.mjs.LEGAL.txt.
   legalComments: 'external',
   metafile: true,
@@ -82,27 +92,7 @@ const legalText = program.outputFiles.find((f) => f.path.endsWith('.LEGAL.txt'))
 const seaOnly = process.argv.includes('--sea-only');
 if (!seaOnly) {
   const launcher = await build({
-    stdin: {
-      contents: `import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compileFunction } from 'node:vm';
-import { versionText } from './src/cli/version.ts';
-
-declare const __VPA_PROGRAM__: string;
-const argv = process.argv.slice(2);
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-  process.stdout.write(versionText() + '\\n');
-} else {
-  const filename = fileURLToPath(import.meta.url);
-  const module = { exports: {} };
-  compileFunction(__VPA_PROGRAM__, ['exports', 'require', 'module', '__filename', '__dirname'], { filename })(
-    module.exports, createRequire(import.meta.url), module, filename, dirname(filename));
-}`,
-      resolveDir: process.cwd(),
-      loader: 'ts',
-      sourcefile: 'launcher.ts',
-    },
+    entryPoints: ['scripts/build/launcher.ts'],
     write: false,
     outfile,
     bundle: true,
@@ -112,17 +102,23 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
-    define,
+    define: { ...define, __VPA_PROGRAM_MARKER__: JSON.stringify(PROGRAM_MARKER) },
   });
   const text = launcher.outputFiles[0].text;
-  if (!text.includes('__VPA_PROGRAM__')) throw new Error('launcher lost its program placeholder');
+  // The program goes after the launcher as `//` lines: V8 skips comments far faster than it reads a 760 KB
+  // string literal. A line terminator other than \n inside the program would end a comment early.
+  if (programText.includes('@vpa-program')) throw new Error('program text holds the program marker');
+  if (/[\r\u2028\u2029]/.test(programText)) throw new Error('program text holds a \\r, U+2028 or U+2029');
   mkdirSync('dist', { recursive: true });
   writeFileSync(
     outfile,
-    `#!/usr/bin/env node\n${text.replace('__VPA_PROGRAM__', () => JSON.stringify(programText))}`,
+    `#!/usr/bin/env node\n${text}${PROGRAM_MARKER}${programText.split('\n').join('\n//')}\n`,
   );
   chmodSync(outfile, 0o755);
   writeFileSync(`${outfile}.LEGAL.txt`, legalText);
+  // The V8 code cache for this Node.js (dist/vault-pki-agent.mjs.cache); node-boot.sh writes it again on
+  // the host, whose Node.js may differ (V8 rejects a cache from another version; the program then compiles).
+  execFileSync(process.execPath, [outfile, '--write-code-cache'], { stdio: 'pipe' });
   if (process.env.VPA_BUILD_REPORT) {
     const inputs = Object.entries(program.metafile.outputs).find(([k]) => k.endsWith('.cjs'))[1].inputs;
     const bySource = {};

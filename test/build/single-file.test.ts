@@ -4,7 +4,7 @@
  * bootstrap command's module.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,10 +16,10 @@ copyFileSync(AGENT_BIN, copy);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // A bare environment and cwd: nothing resolves from the repository's node_modules.
-const run = (args: string[]) =>
+const run = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [copy, ...args], {
     cwd: dir,
-    env: { PATH: '/usr/bin:/bin' },
+    env: { PATH: '/usr/bin:/bin', ...env },
     encoding: 'utf8',
   });
 
@@ -41,5 +41,51 @@ describe('dist/vault-pki-agent.mjs alone', () => {
     const r = run(['check', '--config', join(dir, 'missing.yaml')]);
     expect(r.status).toBe(3);
     expect(r.stderr).not.toMatch(/Cannot find (module|package)/);
+  });
+});
+
+describe('the V8 code cache beside the launcher', () => {
+  const cache = `${copy}.cache`;
+  const helpWith = () => run(['bootstrap', '--help'], { VPA_DEBUG: '1' });
+  const expectedHelp = () => run(['bootstrap', '--help']).stdout;
+
+  it('is absent at first: the program compiles without it', () => {
+    rmSync(cache, { force: true });
+    const r = helpWith();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('code cache: none');
+  });
+
+  it('--write-code-cache writes it (0644), and the next command uses it with the same output', () => {
+    const w = run(['--write-code-cache']);
+    expect(w.status, w.stderr).toBe(0);
+    expect(w.stdout).toContain(cache);
+    expect(statSync(cache).mode & 0o777).toBe(0o644);
+    expect(statSync(cache).size).toBeGreaterThan(100_000);
+    const r = helpWith();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('code cache: used');
+    expect(r.stdout).toBe(expectedHelp());
+  });
+
+  it('a damaged cache is rejected by V8 and the command still works', () => {
+    const good = readFileSync(cache);
+    const bad = Buffer.from(good);
+    bad.fill(7, 0, 64);
+    writeFileSync(cache, bad, { mode: 0o644 });
+    const r = helpWith();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('code cache: rejected');
+    expect(r.stdout).toBe(expectedHelp());
+    writeFileSync(cache, good, { mode: 0o644 });
+  });
+
+  it('a cache others may write is not read at all', () => {
+    chmodSync(cache, 0o666);
+    const r = helpWith();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('code cache: none');
+    chmodSync(cache, 0o644);
+    expect(helpWith().stderr).toContain('code cache: used');
   });
 });
