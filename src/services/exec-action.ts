@@ -3,9 +3,10 @@
  * literal), with VPA_CERT_NAME and VPA_CERT_DIR added to the agent's environment, killed at the
  * timeout; Vault credentials in that environment are not passed on (child-env.ts). Failures become WriteError('action-failed', exit 6) naming the program.
  */
-import { execa } from 'execa';
+
 import { WriteError } from '../errors.js';
 import { childEnvironment } from './child-env.js';
+import { loadExeca } from './load-execa.js';
 import { tailOf } from './service-manager.js';
 
 export interface ExecActionEnv {
@@ -22,6 +23,7 @@ export async function runExecAction(
 ): Promise<void> {
   const [program, ...args] = argv;
   if (!program) throw new WriteError('action-failed', 'exec action has an empty argv');
+  const execa = await loadExeca();
   const result = await execa(program, args, {
     reject: false,
     shell: false,

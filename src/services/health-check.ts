@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
-import { execa } from 'execa';
 import type { HealthCheckSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
 import { childEnvironment } from './child-env.js';
+import { loadExeca } from './load-execa.js';
 
 export interface HealthCheckFiles {
   /** Paths of the set's visible files. */
@@ -68,6 +68,7 @@ export async function runHealthCheck(
         await tlsHandshake(check.tls, material, Math.min(left, 5000));
       } else if (check.command) {
         const [file, ...args] = check.command;
+        const execa = await loadExeca();
         await execa(file as string, args, {
           timeout: Math.min(left, 30_000),
           stdin: 'ignore',

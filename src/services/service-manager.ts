@@ -7,11 +7,12 @@
  * (tests use test/support/fake-systemctl). The per-call timeout (default 90s) can be changed with
  * `VPA_SYSTEMCTL_TIMEOUT` (a duration like `2s` or `500ms`; a bare number is seconds).
  */
-import { execa } from 'execa';
+
 import type { SystemdVerb } from '../config/types.js';
 import { ConfigError, WriteError } from '../errors.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import { childEnvironment } from './child-env.js';
+import { loadExeca } from './load-execa.js';
 
 export type ServiceVerb = SystemdVerb | 'start';
 
@@ -93,6 +94,7 @@ export class SystemctlServiceManager implements ServiceManager {
         },
       );
     }
+    const execa = await loadExeca();
     const result = await execa(this.binary, args, {
       reject: false,
       stdin: 'ignore',
