@@ -23,7 +23,8 @@ export async function loadConfig(
       { cause: error },
     );
   }
-  const hostPromise = readHostFacts();
+  // The FQDN costs DNS lookups: only when the config uses it.
+  const hostPromise = readHostFacts({ fqdn: text.includes(`\${host.fqdn}`) });
   // Instance metadata only when the config asks for it: off EC2 this would otherwise cost a timeout.
   const wanted = needsEc2(text) ? EC2_KEYS.filter((k) => text.includes(`\${ec2.${k}}`)) : [];
   const [host, ec2] = await Promise.all([

@@ -13,6 +13,8 @@ export interface ReadHostFactsOptions {
   fqdnTimeoutMs?: number;
   /** For tests: where the kernel routing tables are read from. */
   procNetDir?: string;
+  /** Resolve the FQDN (DNS lookups, up to fqdnTimeoutMs); false: `fqdn` is the hostname. Default true. */
+  fqdn?: boolean;
 }
 
 type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
@@ -181,7 +183,7 @@ export async function readHostFacts(options: ReadHostFactsOptions = {}): Promise
   const [routeText, route6Text, fqdn] = await Promise.all([
     readOptional(`${procNet}/route`),
     readOptional(`${procNet}/ipv6_route`),
-    resolveFqdn(hostname, options.fqdnTimeoutMs),
+    options.fqdn === false ? hostname : resolveFqdn(hostname, options.fqdnTimeoutMs),
   ]);
   const interfaces = networkInterfaces();
   const route4 = parseIpv4DefaultRoute(routeText);
