@@ -2,7 +2,7 @@
  * What `provision` works from: the cluster, the flags, and an optional provision config file (YAML,
  * unknown keys are errors) that overrides names, TTLs and name constraints. Pure: text in, settings out.
  */
-import { z } from 'zod';
+import { z } from '../util/zod.js';
 import { defaultMountNaming, NODE_TYPE_NAMES, type NodeType } from '../config/presets.js';
 import type { MountNaming } from '../config/types.js';
 import { isMountPath } from '../config/validate.js';
