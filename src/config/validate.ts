@@ -3,17 +3,15 @@
  * Exported because `plan/` and `pki/` compare what a certificate carries with what the config
  * asked for, and both sides must normalise the same way.
  */
-import { isIP } from 'node:net';
 import { posix } from 'node:path';
+import { normalizeIpAddress } from '../pki/ip.js';
 
 /** Canonical text of an IP address (IPv6 compressed, lower case); undefined when it is not an IP. */
 export function normaliseIp(value: string): string | undefined {
-  // Zone ids (fe80::1%eth0) cannot appear in a certificate.
-  if (value.includes('%')) return undefined;
-  const family = isIP(value);
-  if (family === 4) return value;
-  if (family === 6) return new URL(`http://[${value}]`).hostname.slice(1, -1);
-  return undefined;
+  // Exactly an address: no blanks or brackets around it. pki/ip.ts refuses zone ids (fe80::1%eth0), which
+  // cannot appear in a certificate, and leading zeros in IPv4 parts.
+  if (value !== value.trim() || value.startsWith('[')) return undefined;
+  return normalizeIpAddress(value);
 }
 
 export function isIpAddress(value: string): boolean {
@@ -88,7 +86,9 @@ export function checkHostPort(value: string): string | undefined {
   const port = Number(match[3]);
   if (port < 1 || port > 65535) return 'port must be 1-65535';
   if (match[1] !== undefined)
-    return isIP(match[1]) === 6 ? undefined : 'brackets are only for IPv6 addresses';
+    return match[1].includes(':') && isIpAddress(match[1])
+      ? undefined
+      : 'brackets are only for IPv6 addresses';
   const host = match[2] as string;
   return isIpAddress(host) || isDnsName(host) ? undefined : 'host must be a DNS name or an IP address';
 }
