@@ -21,7 +21,7 @@ import { scheduleFor } from './inspect-local.js';
 import { loadConfig } from './load-config.js';
 import { publishState } from './publish.js';
 import { loadState, recordPass, tokenState } from './state.js';
-import { activateToken, resolveToken, type TokenSource } from './token.js';
+import { activateToken, prepareToken, resolveToken, type TokenSource } from './token.js';
 import { sessionSettings } from './vault-session.js';
 
 export interface BootstrapArgs extends GlobalArgs {
@@ -52,36 +52,46 @@ function selectCertificates(config: AgentConfig, only: string[] | undefined): Ag
   return { ...config, certificates: config.certificates.filter((c) => only.includes(c.name)) };
 }
 
-/** Config, token and Vault client, ready for a pass. */
+/**
+ * Config, token and Vault client, ready for a pass. `lookupToken` asks Vault about the token up front
+ * (`run` needs its TTL); without it the token is only unwrapped when wrapped, and `info` may be absent.
+ */
 export async function connect(
   args: GlobalArgs,
   io: CliIo,
   log: Logger,
-  opts: { needToken: boolean },
+  opts: { needToken: boolean; lookupToken: boolean },
 ): Promise<{
   config: AgentConfig;
   settings: ResolvedVaultSettings;
   vault: VaultClient;
-  token?: { source: TokenSource; info: TokenInfo };
+  token?: { source: TokenSource; info?: TokenInfo };
 }> {
   const timeoutMs = timeoutMsOf(args);
   const config = await loadConfig(args.config, io.env);
   const settings = sessionSettings(args, io, log, config.vault);
   const vault = createVaultClient({ settings, timeoutMs, log });
   if (!opts.needToken) return { config, settings, vault };
-  const { source, info } = await activateToken(
-    await resolveToken({ flagFile: args.tokenFile, configFile: config.vault.tokenFile, env: io.env, log }),
-    vault,
-    config.vault.wrappedToken,
+  const resolved = await resolveToken({
+    flagFile: args.tokenFile,
+    configFile: config.vault.tokenFile,
+    env: io.env,
     log,
-  );
+  });
+  const token = opts.lookupToken
+    ? await activateToken(resolved, vault, config.vault.wrappedToken, log)
+    : await prepareToken(resolved, vault, config.vault.wrappedToken, log);
+  if (token.info) logTokenOk(log, token.source, token.info);
+  return { config, settings, vault, token };
+}
+
+function logTokenOk(log: Logger, source: TokenSource, info: TokenInfo): void {
   log.info('vault token ok', {
     origin: source.origin,
     ttl_s: info.ttlSeconds,
     renewable: info.renewable,
     policies: info.policies.join(','),
   });
-  return { config, settings, vault, token: { source, info } };
 }
 
 export function printPassSummary(result: PassResult, io: CliIo): void {
@@ -134,9 +144,18 @@ export function createPassPorts(vault: VaultClient, log: Logger, atBoot: boolean
   };
 }
 
+const totalRequests = (vault: VaultClient) => [...vault.stats.requests.values()].reduce((a, b) => a + b, 0);
+
 export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<number> {
   const log = loggerFor(args, io);
-  const { config: full, vault, token } = await connect(args, io, log, { needToken: !args.dryRun });
+  const {
+    config: full,
+    vault,
+    token,
+  } = await connect(args, io, log, {
+    needToken: !args.dryRun,
+    lookupToken: false,
+  });
   const config = selectCertificates(full, args.only);
   // The same fleet-jittered schedule as `run` and `check` (the seed lives in the state file).
   const { state } = await loadState(config.stateDir);
@@ -145,20 +164,26 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
     renewalTime: scheduleFor(config, state),
   });
   printPassSummary(result, io);
-  const requests = [...vault.stats.requests.values()].reduce((a, b) => a + b, 0);
   if (!args.dryRun) {
+    let info = token?.info;
+    // Nothing asked of Vault (every set up to date): ask about the token, so a dead one still fails the
+    // run and `status` and the metrics show its TTL. After certificate requests it is known to work.
+    if (token && !info && totalRequests(vault) === 0) {
+      info = await vault.lookupSelf();
+      logTokenOk(log, token.source, info);
+    }
     const skewMs = checkClockSkew(vault, log);
     const next = recordPass(state, result, new Date(), {
-      vaultRequests: requests,
+      vaultRequests: totalRequests(vault),
       clockSkewSeconds: skewMs === undefined ? undefined : skewMs / 1000,
     });
-    if (token) next.token = tokenState(token.info.ttlSeconds, token.info.renewable, token.info.periodSeconds);
+    if (info) next.token = tokenState(info.ttlSeconds, info.renewable, info.periodSeconds);
     await publishState(full, next, log);
   }
   log.info('bootstrap finished', {
     issued: result.outcomes.filter((o) => o.action === 'issued').length,
     failed: result.outcomes.filter((o) => o.action === 'failed').length,
-    vault_requests: requests,
+    vault_requests: totalRequests(vault),
     retries: vault.stats.retries,
   });
   return result.failure ? result.failure.exitCode : ExitCode.ok;

@@ -121,11 +121,13 @@ export async function runDaemon(
 }
 
 async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): Promise<number> {
-  const first = await connect(args, io, log, { needToken: true });
+  const first = await connect(args, io, log, { needToken: true, lookupToken: true });
   const { config } = first;
   let vault: VaultClient = first.vault;
-  let source = first.token!.source;
-  let clock = tokenClock(first.token!.info.ttlSeconds, first.token!.info.renewable, Date.now());
+  const firstInfo = first.token?.info;
+  if (!first.token || !firstInfo) throw new Error('internal: connect returned no token information');
+  let source = first.token.source;
+  let clock = tokenClock(firstInfo.ttlSeconds, firstInfo.renewable, Date.now());
   // Passes after the first retry for a minute at most: the loop itself retries with backoff.
   const loopVault = createVaultClient({
     settings: first.settings,
@@ -137,14 +139,10 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   let { state } = await loadState(config.stateDir);
   state = {
     ...state,
-    token: tokenState(
-      first.token!.info.ttlSeconds,
-      first.token!.info.renewable,
-      first.token!.info.periodSeconds,
-    ),
+    token: tokenState(firstInfo.ttlSeconds, firstInfo.renewable, firstInfo.periodSeconds),
   };
   const schedule = scheduleFor(config, state);
-  if (clock.expiresAt !== undefined && !first.token!.info.renewable) {
+  if (clock.expiresAt !== undefined && !firstInfo.renewable) {
     log.warn('vault token is not renewable: renewals stop working when it expires', {
       expires: new Date(clock.expiresAt).toISOString(),
     });
