@@ -166,9 +166,10 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
   printPassSummary(result, io);
   if (!args.dryRun) {
     let info = token?.info;
-    // Nothing asked of Vault (every set up to date): ask about the token, so a dead one still fails the
-    // run and `status` and the metrics show its TTL. After certificate requests it is known to work.
-    if (token && !info && totalRequests(vault) === 0) {
+    // Nothing issued (every set up to date; CA reads need no token): ask about the token, so a dead or
+    // revoked one still fails the run (exit 4) and `status` and the metrics show its TTL. A certificate
+    // issued in this pass already proved the token; `status` then shows the last check's TTL.
+    if (token && !info && !result.outcomes.some((o) => o.action === 'issued')) {
       info = await vault.lookupSelf();
       logTokenOk(log, token.source, info);
     }
