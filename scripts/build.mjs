@@ -6,6 +6,7 @@
 // the main script of the Node single-executable binary (`--sea` / `--sea-only`, into .cache/sea/), whose
 // V8 code cache removes the compile cost for every command.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -102,13 +103,20 @@ if (!seaOnly) {
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
-    define: { ...define, __VPA_PROGRAM_MARKER__: JSON.stringify(PROGRAM_MARKER) },
+    define: {
+      ...define,
+      __VPA_PROGRAM_MARKER__: JSON.stringify(PROGRAM_MARKER),
+      // Names the code cache of exactly this program (V8 itself compares only the source length).
+      __VPA_PROGRAM_ID__: JSON.stringify(createHash('sha256').update(programText).digest('hex').slice(0, 16)),
+    },
   });
   const text = launcher.outputFiles[0].text;
   // The program goes after the launcher as `//` lines: V8 skips comments far faster than it reads a 760 KB
   // string literal. A line terminator other than \n inside the program would end a comment early.
   if (programText.includes('@vpa-program')) throw new Error('program text holds the program marker');
   if (/[\r\u2028\u2029]/.test(programText)) throw new Error('program text holds a \\r, U+2028 or U+2029');
+  // The launcher reads itself as latin1 (no UTF-8 decoding): esbuild escapes non-ASCII, keep it that way.
+  if (/[^\x00-\x7f]/.test(programText + text)) throw new Error('the built agent is not pure ASCII');
   mkdirSync('dist', { recursive: true });
   writeFileSync(
     outfile,

@@ -2,19 +2,35 @@
 // it in the same file, as `//` comment lines after PROGRAM_MARKER, so the ES module parser only skips it.
 //
 // - `--version` is answered here: the program is never read.
-// - Any other command reads the program from this file and compiles it with vm.Script. When the V8
-//   code cache written by `--write-code-cache` lies beside this file (<file>.cache, owned like it and
-//   writable by nobody else), V8 takes the compiled code from it instead of compiling ~760 KB again;
-//   a cache from another Node.js version is rejected by V8 and the program is compiled as usual.
-// - `--write-code-cache` loads every module of the program (running no command) and writes that cache.
-import { closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+// - Any other command reads the program from this file and compiles it with vm.Script, taking V8's
+//   compiled code from a code cache when a trustworthy one for exactly this program and this Node.js
+//   exists (see docs/PERFORMANCE.md):
+//     1. $VPA_CODE_CACHE_DIR/vault-pki-agent-<program id>-<flags id>.cache, written at the end of a successful run
+//        when it was missing or unusable: it holds the code of everything that run used (the units set
+//        the variable to systemd's CacheDirectory);
+//     2. <this file>.cache, written by `--write-code-cache` (the build, node-boot.sh's install): the code
+//        of every module's set-up.
+//   A cache is trusted only when owned like its directory's owner expects (the effective user, or this
+//   file's owner) and writable by nobody else, and its header names this program and this Node.js; V8
+//   itself rejects a cache from another V8 version or flags, and the program then compiles as usual.
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { versionText } from '../../src/cli/version.js';
 
 declare const __VPA_PROGRAM_MARKER__: string;
+declare const __VPA_PROGRAM_ID__: string;
 
 interface Program {
   main(argv: string[]): Promise<void>;
@@ -22,65 +38,122 @@ interface Program {
 }
 
 const argv = process.argv.slice(2);
+const selfFile = fileURLToPath(import.meta.url);
+const HEADER = Buffer.from(`vpa-code-cache ${__VPA_PROGRAM_ID__} ${process.version} ${process.arch}\n`);
 
-/** The cache beside this file, if it is as trustworthy as this file: same owner, no group/other write. */
-function readCodeCache(cacheFile: string, selfFile: string): Buffer | undefined {
+/** Not writable by group or others, owned by `uid`. */
+const trusted = (st: { uid: number; mode: number }, uid: number) => st.uid === uid && (st.mode & 0o022) === 0;
+
+/** The cache's V8 data, if the file is trusted and its header names this program and this Node.js. */
+function readCodeCache(file: string, ownerUid: number): Buffer | undefined {
   let fd: number;
   try {
-    fd = openSync(cacheFile, 'r');
+    fd = openSync(file, 'r');
   } catch {
     return undefined;
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || st.uid !== statSync(selfFile).uid || (st.mode & 0o022) !== 0) return undefined;
-    return readFileSync(fd);
+    if (!st.isFile() || !trusted(st, ownerUid)) return undefined;
+    const data = readFileSync(fd);
+    return data.subarray(0, HEADER.length).equals(HEADER) ? data.subarray(HEADER.length) : undefined;
   } finally {
     closeSync(fd);
   }
 }
 
-function load(): {
-  program: Program;
-  script: Script;
-  cacheFile: string;
-  cache: 'used' | 'rejected' | 'none';
-} {
-  const filename = fileURLToPath(import.meta.url);
-  const text = readFileSync(filename, 'utf8');
+function writeCodeCache(file: string, data: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, Buffer.concat([HEADER, data]), { mode: 0o644, flag: 'wx' });
+  renameSync(tmp, file);
+}
+
+/**
+ * V8 rejects a cache made under other flags (`--max-old-space-size` in the run unit's NODE_OPTIONS is one):
+ * one cache file per set of flags, so units with different flags do not overwrite each other's.
+ */
+function flagsId(): string {
+  const flags = `${process.execArgv.join(' ')}|${process.env.NODE_OPTIONS ?? ''}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < flags.length; i++) h = Math.imul(h ^ flags.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The cache directory from VPA_CODE_CACHE_DIR, when it exists, is ours and nobody else may write it. */
+function cacheDirectory(): string | undefined {
+  const dir = process.env.VPA_CODE_CACHE_DIR;
+  if (!dir || argv[0] === '--write-code-cache') return undefined;
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() && trusted(st, process.geteuid?.() ?? -1) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function load() {
+  const text = readFileSync(selfFile, 'latin1');
   // The last occurrence: the launcher's own copy of the marker (this string) comes first.
   const at = text.lastIndexOf(__VPA_PROGRAM_MARKER__);
-  if (at < 0) throw new Error(`${filename}: the program is missing (damaged file?)`);
+  if (at < 0) throw new Error(`${selfFile}: the program is missing (damaged file?)`);
   const source = text
     .slice(at + __VPA_PROGRAM_MARKER__.length)
     .split('\n//')
     .join('\n');
-  const cacheFile = `${filename}.cache`;
-  const cachedData = argv[0] === '--write-code-cache' ? undefined : readCodeCache(cacheFile, filename);
+  const dir = cacheDirectory();
+  const dirCache =
+    dir === undefined ? undefined : join(dir, `vault-pki-agent-${__VPA_PROGRAM_ID__}-${flagsId()}.cache`);
+  const besideCache = `${selfFile}.cache`;
+  let cachedData: Buffer | undefined;
+  let from: 'dir' | 'beside' | undefined;
+  if (argv[0] !== '--write-code-cache') {
+    cachedData = dirCache === undefined ? undefined : readCodeCache(dirCache, process.geteuid?.() ?? -1);
+    from = cachedData ? 'dir' : undefined;
+    if (!cachedData) {
+      cachedData = readCodeCache(besideCache, statSync(selfFile).uid);
+      from = cachedData ? 'beside' : undefined;
+    }
+  }
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename,
+    filename: selfFile,
     cachedData,
   });
   const module = { exports: {} as unknown, vpaLauncher: true };
-  script.runInThisContext()(module.exports, createRequire(filename), module, filename, dirname(filename));
-  const cache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
-  return { program: module.exports as Program, script, cacheFile, cache };
+  script.runInThisContext()(module.exports, createRequire(selfFile), module, selfFile, dirname(selfFile));
+  const rejected = cachedData !== undefined && script.cachedDataRejected === true;
+  return {
+    program: module.exports as Program,
+    script,
+    besideCache,
+    // Refresh the directory's cache after this run unless it was the one V8 just accepted.
+    dirCacheToWrite: dirCache !== undefined && (from !== 'dir' || rejected) ? dirCache : undefined,
+    cache: from === undefined ? 'none' : `${rejected ? 'rejected' : 'used'} (${from})`,
+  };
 }
 
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.write(`${versionText()}\n`);
 } else if (argv.length === 1 && argv[0] === '--write-code-cache') {
-  const { program, script, cacheFile } = load();
+  const { program, script, besideCache } = load();
   await program.preload();
   const data = script.createCachedData();
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode: 0o644 });
-  renameSync(tmp, cacheFile);
+  rmSync(`${besideCache}.${process.pid}.tmp`, { force: true });
+  writeCodeCache(besideCache, data);
   process.stdout.write(
-    `${cacheFile}: ${data.length} bytes of V8 code cache for node ${process.versions.node}\n`,
+    `${besideCache}: ${data.length} bytes of V8 code cache for node ${process.versions.node}\n`,
   );
 } else {
-  const { program, cache } = load();
+  const { program, script, dirCacheToWrite, cache } = load();
   if (process.env.VPA_DEBUG) process.stderr.write(`code cache: ${cache}\n`);
+  if (dirCacheToWrite) {
+    process.once('exit', (code) => {
+      if (code !== 0) return;
+      try {
+        writeCodeCache(dirCacheToWrite, script.createCachedData());
+      } catch {
+        // A cache is an optimisation: a full disk or a race with another run must not fail the command.
+      }
+    });
+  }
   await program.main(argv);
 }

@@ -4,7 +4,17 @@
  * bootstrap command's module.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -71,12 +81,22 @@ describe('the V8 code cache beside the launcher', () => {
   it('a damaged cache is rejected by V8 and the command still works', () => {
     const good = readFileSync(cache);
     const bad = Buffer.from(good);
-    bad.fill(7, 0, 64);
+    const header = good.indexOf(10) + 1; // "vpa-code-cache <program id> <node> <arch>\n"
+    bad.fill(7, header, header + 64);
     writeFileSync(cache, bad, { mode: 0o644 });
     const r = helpWith();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('code cache: rejected');
     expect(r.stdout).toBe(expectedHelp());
+    writeFileSync(cache, good, { mode: 0o644 });
+  });
+
+  it('a cache whose header names another program or Node.js is not handed to V8', () => {
+    const good = readFileSync(cache);
+    const other = Buffer.from(good);
+    other.write('0000000000000000', 'vpa-code-cache '.length, 'latin1');
+    writeFileSync(cache, other, { mode: 0o644 });
+    expect(helpWith().stderr).toContain('code cache: none');
     writeFileSync(cache, good, { mode: 0o644 });
   });
 
@@ -87,5 +107,55 @@ describe('the V8 code cache beside the launcher', () => {
     expect(r.stderr).toContain('code cache: none');
     chmodSync(cache, 0o644);
     expect(helpWith().stderr).toContain('code cache: used');
+  });
+});
+
+describe("VPA_CODE_CACHE_DIR (the units point it at systemd's CacheDirectory)", () => {
+  const cacheDir = join(dir, 'code-cache');
+  const runIn = (cacheDirectory: string, env: Record<string, string> = {}) =>
+    run(['bootstrap', '--help'], { VPA_DEBUG: '1', VPA_CODE_CACHE_DIR: cacheDirectory, ...env });
+  const cacheFiles = (d: string) => readdirSync(d).filter((f) => f.endsWith('.cache'));
+
+  it('the first successful run writes the cache of everything it ran (0644); the next runs use it', () => {
+    mkdirSync(cacheDir, { mode: 0o700 });
+    const first = runIn(cacheDir);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).not.toContain('(dir)');
+    const files = cacheFiles(cacheDir);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^vault-pki-agent-[0-9a-f]{16}-[0-9a-f]{8}\.cache$/);
+    expect(statSync(join(cacheDir, files[0] as string)).mode & 0o777).toBe(0o644);
+    const second = runIn(cacheDir);
+    expect(second.stderr).toContain('code cache: used (dir)');
+    expect(second.stdout).toBe(first.stdout);
+  });
+
+  it('other V8 flags (the run unit sets NODE_OPTIONS) get their own file instead of a rejected one', () => {
+    const flagged = runIn(cacheDir, { NODE_OPTIONS: '--max-old-space-size=64' });
+    expect(flagged.status, flagged.stderr).toBe(0);
+    expect(cacheFiles(cacheDir)).toHaveLength(2);
+    expect(runIn(cacheDir, { NODE_OPTIONS: '--max-old-space-size=64' }).stderr).toContain('used (dir)');
+    expect(runIn(cacheDir).stderr).toContain('used (dir)');
+  });
+
+  it('a directory others may write is neither read nor written', () => {
+    const open = join(dir, 'open-cache');
+    mkdirSync(open, { mode: 0o700 });
+    chmodSync(open, 0o777);
+    for (const f of cacheFiles(cacheDir)) copyFileSync(join(cacheDir, f), join(open, f));
+    const r = runIn(open);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('(dir)');
+    const before = cacheFiles(open).map((f) => statSync(join(open, f)).mtimeMs);
+    runIn(open);
+    expect(cacheFiles(open).map((f) => statSync(join(open, f)).mtimeMs)).toEqual(before);
+  });
+
+  it('a failing run writes no cache', () => {
+    const failing = join(dir, 'failing-cache');
+    mkdirSync(failing, { mode: 0o700 });
+    const r = run(['check', '--config', join(dir, 'missing.yaml')], { VPA_CODE_CACHE_DIR: failing });
+    expect(r.status).toBe(3);
+    expect(cacheFiles(failing)).toEqual([]);
   });
 });
