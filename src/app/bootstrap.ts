@@ -9,6 +9,7 @@ import type { AgentConfig } from '../config/types.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { readCertificateSet, rollbackCertificateSet, writeCertificateSet } from '../files/atomic-writer.js';
 import { createLogger, type Logger } from '../log.js';
+import { tokenUpkeep } from '../plan/token-upkeep.js';
 import { runHealthCheck } from '../services/health-check.js';
 import { runActions } from '../services/run-actions.js';
 import { SystemctlServiceManager } from '../services/service-manager.js';
@@ -20,7 +21,7 @@ import { type PassPorts, type PassResult, runCertificatePass } from './certifica
 import { scheduleFor } from './inspect-local.js';
 import { loadConfig } from './load-config.js';
 import { publishState } from './publish.js';
-import { loadState, recordPass, tokenState } from './state.js';
+import { loadState, recordPass, type TokenState, tokenState } from './state.js';
 import { activateToken, prepareToken, resolveToken, type TokenSource } from './token.js';
 import { sessionSettings } from './vault-session.js';
 
@@ -144,6 +145,31 @@ export function createPassPorts(vault: VaultClient, log: Logger, atBoot: boolean
   };
 }
 
+/**
+ * The token's upkeep after a pass (plan/token-upkeep.ts): renew it at half its TTL (the timer deployment
+ * has no daemon doing it); otherwise, when nothing was issued (CA reads need no token), look it up so a
+ * dead or revoked token still fails the run (exit 4) and `status` and the metrics show its TTL. A
+ * certificate issued in this pass already proved the token: no extra request on a first boot.
+ */
+async function tokenUpkeepAfterPass(
+  vault: VaultClient,
+  log: Logger,
+  source: TokenSource,
+  known: TokenState | undefined,
+  result: PassResult,
+): Promise<TokenState | undefined> {
+  const upkeep = tokenUpkeep(known, new Date());
+  if (upkeep.action === 'renew') {
+    const renewed = await vault.renewSelf();
+    log.info('vault token renewed', { reason: upkeep.reason, ttl_s: renewed.leaseDurationSeconds });
+    return tokenState(renewed.leaseDurationSeconds, renewed.renewable, known?.periodSeconds);
+  }
+  if (result.outcomes.some((o) => o.action === 'issued')) return undefined;
+  const info = await vault.lookupSelf();
+  logTokenOk(log, source, info);
+  return tokenState(info.ttlSeconds, info.renewable, info.periodSeconds);
+}
+
 const totalRequests = (vault: VaultClient) => [...vault.stats.requests.values()].reduce((a, b) => a + b, 0);
 
 export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<number> {
@@ -165,20 +191,15 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
   });
   printPassSummary(result, io);
   if (!args.dryRun) {
-    let info = token?.info;
-    // Nothing issued (every set up to date; CA reads need no token): ask about the token, so a dead or
-    // revoked one still fails the run (exit 4) and `status` and the metrics show its TTL. A certificate
-    // issued in this pass already proved the token; `status` then shows the last check's TTL.
-    if (token && !info && !result.outcomes.some((o) => o.action === 'issued')) {
-      info = await vault.lookupSelf();
-      logTokenOk(log, token.source, info);
-    }
+    let info =
+      token?.info && tokenState(token.info.ttlSeconds, token.info.renewable, token.info.periodSeconds);
+    if (token && !info) info = await tokenUpkeepAfterPass(vault, log, token.source, state.token, result);
     const skewMs = checkClockSkew(vault, log);
     const next = recordPass(state, result, new Date(), {
       vaultRequests: totalRequests(vault),
       clockSkewSeconds: skewMs === undefined ? undefined : skewMs / 1000,
     });
-    if (info) next.token = tokenState(info.ttlSeconds, info.renewable, info.periodSeconds);
+    if (info) next.token = info;
     await publishState(full, next, log);
   }
   log.info('bootstrap finished', {

@@ -1,12 +1,14 @@
 /**
  * `check`: is anything due? No Vault calls, so it is cheap enough for a systemd timer's ExecCondition=.
- * Exit 0 when nothing is due, 10 when a certificate must be issued (SPEC). With --exec-condition the
+ * Exit 0 when nothing is due, 10 when a certificate must be issued or the token needs its upkeep (a first
+ * lookup, or a renewal at half its TTL: plan/token-upkeep.ts). With --exec-condition the
  * answer is turned around for systemd (0 = run the renewal service, 1 = skip it quietly); when check
  * itself cannot decide (bad config, a usage error) it answers 0 so `bootstrap` runs and fails visibly.
  */
 import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
+import { tokenUpkeep } from '../plan/token-upkeep.js';
 import { loggerFor } from './bootstrap.js';
 import { inspectLocally } from './inspect-local.js';
 import { loadConfig } from './load-config.js';
@@ -19,8 +21,9 @@ export async function runCheck(args: CheckArgs, io: CliIo): Promise<number> {
   const log = loggerFor(args, io);
   try {
     const config = await loadConfig(args.config, io.env);
-    const { results } = await inspectLocally(config, new Date());
-    const due = results.filter((r) => r.inspection.verdict);
+    const now = new Date();
+    const { state, results } = await inspectLocally(config, now);
+    const due: unknown[] = results.filter((r) => r.inspection.verdict);
     for (const r of results) {
       const v = r.inspection.verdict;
       io.stdout(
@@ -28,6 +31,13 @@ export async function runCheck(args: CheckArgs, io: CliIo): Promise<number> {
           ? `${r.spec.name}: due (${v.reason}): ${v.message}\n`
           : `${r.spec.name}: ok, renews ${r.inspection.renewalTime?.toISOString()}\n`,
       );
+    }
+    const token = tokenUpkeep(state.token, now);
+    if (token.action === 'none') {
+      if (token.renewAt) io.stdout(`token: ok, renews ${token.renewAt.toISOString()}\n`);
+    } else {
+      io.stdout(`token: due (${token.action}): ${token.reason}\n`);
+      due.push(token);
     }
     if (args.execCondition) return due.length > 0 ? 0 : 1;
     return due.length > 0 ? ExitCode.renewalDue : ExitCode.ok;

@@ -49,12 +49,19 @@ describe('check', () => {
     expect(before.code).toBe(10);
     expect(before.stdout).toMatch(/etcd-peer: due \(missing\)/);
     expect((await runAgent(['bootstrap', '--config', config], { env })).code).toBe(0);
+    // The first bootstrap issued without asking about the token: its TTL is the one thing still due.
+    const tokenDue = await runAgent(['check', '--config', config]);
+    expect(tokenDue.code, tokenDue.stdout).toBe(10);
+    expect(tokenDue.stdout).toMatch(/^token: due \(lookup\): the token has not been checked yet$/m);
+    expect(tokenDue.stdout).not.toMatch(/etcd-peer: due/);
+    expect((await runAgent(['bootstrap', '--config', config], { env })).code).toBe(0);
     // Vault stopped: check must not need it.
     await vault.stop();
     try {
       const after = await runAgent(['check', '--config', config]);
       expect(after.code).toBe(0);
       expect(after.stdout).toMatch(/etcd-peer: ok, renews 20\d\d-/);
+      expect(after.stdout).toMatch(/^token: ok, renews 20\d\d-/m);
       expect((await runAgent(['check', '--exec-condition', '--config', config])).code).toBe(1);
     } finally {
       await vault.restart();

@@ -1,0 +1,28 @@
+/**
+ * What the node token needs, decided from the state file alone (no Vault call), so that `check` — the
+ * renewal timer's ExecCondition — and `bootstrap` agree. The timer deployment has no daemon that keeps a
+ * periodic token alive: without this a 168h node token would expire a week after boot and every later
+ * renewal would fail.
+ *
+ * - `lookup`: the token's TTL is not known yet (a first boot issues its certificates without asking
+ *   about the token: the requests themselves prove it works).
+ * - `renew`: renewable and half of the TTL seen at the last check has passed (what `run` does too).
+ * - `none`: known and fresh, never expiring, or not renewable (nothing would help; `status` shows its TTL).
+ */
+import type { TokenState } from '../app/state.js';
+
+export type TokenUpkeep = { action: 'none'; renewAt?: Date } | { action: 'lookup' | 'renew'; reason: string };
+
+export function tokenUpkeep(token: TokenState | undefined, now: Date): TokenUpkeep {
+  if (token === undefined) return { action: 'lookup', reason: 'the token has not been checked yet' };
+  const checkedAt = Date.parse(token.checkedAt);
+  if (token.ttlSeconds <= 0 || !token.renewable || Number.isNaN(checkedAt)) return { action: 'none' };
+  const renewAt = new Date(checkedAt + (token.ttlSeconds * 1000) / 2);
+  if (now.getTime() >= renewAt.getTime()) {
+    return {
+      action: 'renew',
+      reason: `half of its TTL (${token.ttlSeconds}s at ${token.checkedAt}) has passed`,
+    };
+  }
+  return { action: 'none', renewAt };
+}
