@@ -4,8 +4,9 @@
  * Unknown keys are errors at every level. Cross-field rules (presets, duplicate directories) live
  * in resolve.ts; this file only knows the shape of each value.
  */
-import { z } from '../util/zod.js';
+
 import { parseDurationSeconds } from '../util/duration.js';
+import { z } from '../util/zod.js';
 import { isPresetName, PRESET_NAMES } from './presets.js';
 import {
   checkAbsolutePath,

@@ -2,13 +2,14 @@
  * What `provision` works from: the cluster, the flags, and an optional provision config file (YAML,
  * unknown keys are errors) that overrides names, TTLs and name constraints. Pure: text in, settings out.
  */
-import { z } from '../util/zod.js';
+
 import { defaultMountNaming, NODE_TYPE_NAMES, type NodeType } from '../config/presets.js';
 import type { MountNaming } from '../config/types.js';
 import { isMountPath } from '../config/validate.js';
 import { loadYaml, throwIssues } from '../config/yaml-source.js';
 import { UsageError } from '../errors.js';
 import { parseDurationSeconds } from '../util/duration.js';
+import { z } from '../util/zod.js';
 
 export interface RoleTuning {
   /** Vault duration strings. */

@@ -4,9 +4,9 @@
  * backoff under a deadline, validation of Vault's answers, and request counting.
  */
 import nodeVault from 'node-vault';
-import { z } from '../util/zod.js';
 import { AgentError, VaultUnavailableError, WrappingError } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
+import { z } from '../util/zod.js';
 import {
   type HttpFailure,
   mapHttpFailure,
