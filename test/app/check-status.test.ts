@@ -5,9 +5,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { renderStatusTable, type StatusReport } from '../../src/app/status-report.js';
 import { runAgent } from '../support/agent.js';
-import { nodeConfig } from '../support/node-config.js';
+import { writeTestNode } from '../support/node-setup.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
-import { createToken, provisionTestPki, writePolicy } from '../support/vault-pki.js';
+import { provisionTestPki, writePolicy } from '../support/vault-pki.js';
 
 let vault: TestVault;
 let work: string;
@@ -23,21 +23,15 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   work = mkdtempSync(join(tmpdir(), 'vpa-check-'));
-  const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, await createToken(vault, { policies: ['node'], period: '1h' }), { mode: 0o600 });
-  config = join(work, 'config.yaml');
-  writeFileSync(
-    config,
-    nodeConfig({
-      address: vault.address,
-      tokenFile,
-      work,
-      certs: [
-        { name: 'etcd-peer', preset: 'etcd-peer', unit: 'etcd.service' },
-        { name: 'kubelet-client', preset: 'kubelet-client', mode: 'issue' },
-      ],
-    }),
-  );
+  ({ config } = await writeTestNode(vault, {
+    work,
+    policies: ['node'],
+    period: '1h',
+    certs: [
+      { name: 'etcd-peer', preset: 'etcd-peer', unit: 'etcd.service' },
+      { name: 'kubelet-client', preset: 'kubelet-client', mode: 'issue' },
+    ],
+  }));
   return () => rmSync(work, { recursive: true, force: true });
 });
 

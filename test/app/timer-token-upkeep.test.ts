@@ -4,14 +4,14 @@
  * lookup after the boot that issued, then renew-self once half of its TTL has passed. Here with a 10 s
  * periodic token against a real OpenBao, so the token must outlive its period to pass.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from '../support/agent.js';
-import { nodeConfig } from '../support/node-config.js';
+import { writeTestNode } from '../support/node-setup.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
-import { createToken, provisionTestPki, writePolicy } from '../support/vault-pki.js';
+import { provisionTestPki, writePolicy } from '../support/vault-pki.js';
 
 let vault: TestVault;
 let work: string;
@@ -22,18 +22,12 @@ beforeAll(async () => {
   const pki = await provisionTestPki(vault, 'c1');
   await writePolicy(vault, 'node', [`${pki.etcdMount}/member`]);
   work = mkdtempSync(join(tmpdir(), 'vpa-timer-token-'));
-  const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, await createToken(vault, { policies: ['node'], period: '10s' }), { mode: 0o600 });
-  config = join(work, 'config.yaml');
-  writeFileSync(
-    config,
-    nodeConfig({
-      address: vault.address,
-      tokenFile,
-      work,
-      certs: [{ name: 'etcd-peer', preset: 'etcd-peer' }],
-    }),
-  );
+  ({ config } = await writeTestNode(vault, {
+    work,
+    policies: ['node'],
+    period: '10s',
+    certs: [{ name: 'etcd-peer', preset: 'etcd-peer' }],
+  }));
 });
 afterAll(async () => {
   await vault?.stop();
