@@ -11,6 +11,7 @@ import { startAgent, waitFor } from '../test/support/agent.js';
 import { nodeConfig, type TestCert } from '../test/support/node-config.js';
 import { startOpenBao, vaultVersion } from '../test/support/openbao.js';
 import { createToken, provisionTestPki, writePolicy } from '../test/support/vault-pki.js';
+import { stopVault } from './storm.js';
 
 const cycles = Number(process.env.SOAK_CYCLES ?? 100);
 const certCount = Number(process.env.SOAK_CERTS ?? 20);
@@ -96,5 +97,7 @@ try {
   );
 } finally {
   rmSync(work, { recursive: true, force: true });
-  await vault.stop();
+  // stopVault keeps the event loop alive until the server has stopped (a bare vault.stop() let Node exit 13:
+  // the guard's handles are unref'd, so the top-level await was left unsettled).
+  await stopVault(vault);
 }
