@@ -180,8 +180,9 @@ async function readGeneration(
   generation: string,
   entries: Entry[],
 ): Promise<Map<string, FileState>> {
-  const read = await Promise.all(entries.map((e) => readNoFollow(join(dir, generation, e.name))));
-  return new Map(entries.map((e, i) => [e.name, read[i] as FileState]));
+  const states = new Map<string, FileState>();
+  for (const e of entries) states.set(e.name, await readNoFollow(join(dir, generation, e.name)));
+  return states;
 }
 
 function sameContent(states: Map<string, FileState>, entries: Entry[], want: Map<string, Buffer>): boolean {
@@ -246,39 +247,25 @@ function modeDrift(
 }
 
 async function linkDrift(dir: string, entries: Entry[]): Promise<Drift[]> {
-  // Each entry is looked at on its own (the four files of a set concurrently); the list keeps config order.
-  const found = await settleAll(
-    entries.map(async (e): Promise<Drift | undefined> => {
-      const path = join(dir, e.name);
-      const target = visibleLinkTarget(e.name);
-      const st = await lstatOrUndefined(path);
-      if (st?.isSymbolicLink() && (await attempt('read link', path, () => readlink(path))) === target)
-        return undefined;
-      if (st?.isDirectory()) {
-        throw new WriteError('unsafe-target', `${path} is a directory, expected a file or symlink`, {
-          details: { path },
-        });
-      }
-      const was = !st ? 'missing' : st.isSymbolicLink() ? 'a foreign symlink' : 'a plain file';
-      return {
-        what: `${path}: ${was} -> symlink ${target}`,
-        fix: () => replaceSymlink(path, join(dir, `${LINK_TMP_PREFIX}${e.name}`), target),
-        visible: true,
-      };
-    }),
-  );
-  return found.filter((d): d is Drift => d !== undefined);
-}
-
-/**
- * Promise.all that waits for every operation to end before it rejects (with the first failure in list
- * order): clean-up after a failure must not race an operation still in flight.
- */
-async function settleAll<T>(operations: Promise<T>[]): Promise<T[]> {
-  const results = await Promise.allSettled(operations);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+  const drift: Drift[] = [];
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    const target = visibleLinkTarget(e.name);
+    const st = await lstatOrUndefined(path);
+    if (st?.isSymbolicLink() && (await attempt('read link', path, () => readlink(path))) === target) continue;
+    if (st?.isDirectory()) {
+      throw new WriteError('unsafe-target', `${path} is a directory, expected a file or symlink`, {
+        details: { path },
+      });
+    }
+    const was = !st ? 'missing' : st.isSymbolicLink() ? 'a foreign symlink' : 'a plain file';
+    drift.push({
+      what: `${path}: ${was} -> symlink ${target}`,
+      fix: () => replaceSymlink(path, join(dir, `${LINK_TMP_PREFIX}${e.name}`), target),
+      visible: true,
+    });
+  }
+  return drift;
 }
 
 /** Everything that differs from the wanted owner/mode/links for the current generation. */
@@ -374,10 +361,7 @@ async function createGeneration(
   // 0700 while filling it; the final dirMode/owner are applied once the files are complete.
   await attempt('create', path, () => mkdir(path, { mode: 0o700 }));
   try {
-    // The files of a generation are independent: written (and fsync'd) concurrently.
-    await settleAll(
-      contents.map(({ entry, data }) => writeNewFile(join(path, entry.name), data, entry.mode, ids)),
-    );
+    for (const { entry, data } of contents) await writeNewFile(join(path, entry.name), data, entry.mode, ids);
     await fixByHandle(path, spec.dirMode & 0o7777, ids, true);
     await syncDirectory(path);
   } catch (error) {
@@ -530,7 +514,7 @@ export async function writeCertificateSet(
     try {
       await options.verify?.(join(spec.dir, generation));
       // Links first (they resolve through ..data, so they show the old set until the swap).
-      await settleAll((await linkDrift(spec.dir, entries)).map((d) => d.fix()));
+      for (const d of await linkDrift(spec.dir, entries)) await d.fix();
       // ..previous before ..data: a crash in between leaves old = current = previous, never a
       // previous that was already collected.
       if (current) {
