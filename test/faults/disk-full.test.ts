@@ -24,11 +24,11 @@ import {
   createFaultNode,
   escapeRegExp,
   type FaultNode,
-  provisionFaultPki,
   REISSUE_CERTS,
   REISSUED_SAN,
   type SetSnapshot,
   snapshotSets,
+  startFaultVault,
 } from '../support/fault-node.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 
@@ -62,8 +62,7 @@ function fill(file: string, leaveBytes: number): void {
 }
 
 beforeAll(async () => {
-  vault = await startOpenBao({ name: 'faults-disk' });
-  await provisionFaultPki(vault);
+  vault = await startFaultVault(() => startOpenBao({ name: 'faults-disk' }));
 });
 
 afterAll(async () => {

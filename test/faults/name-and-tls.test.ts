@@ -6,14 +6,14 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  bootstrappedFaultNode,
   checkSet,
-  createFaultNode,
   type FaultNode,
-  provisionFaultPki,
   REISSUE_CERTS,
   REISSUED_SAN,
   type SetSnapshot,
   snapshotSets,
+  startFaultVault,
 } from '../support/fault-node.js';
 import { startOpenBaoWithTls, type TlsTestVault } from '../support/openbao-tls.js';
 
@@ -22,8 +22,7 @@ let node: FaultNode;
 let before: SetSnapshot;
 
 beforeAll(async () => {
-  vault = await startOpenBaoWithTls({ name: 'faults-tls' });
-  await provisionFaultPki(vault);
+  vault = await startFaultVault(() => startOpenBaoWithTls({ name: 'faults-tls' }));
 });
 
 afterAll(async () => {
@@ -31,12 +30,11 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  node = await createFaultNode(vault);
   // The first bootstrap trusts Vault through vault.caCert in the config.
-  node.writeConfig({ address: vault.tlsAddress, caCert: vault.caFile });
-  const first = await node.bootstrap();
-  expect(first.code, first.stderr).toBe(0);
-  before = snapshotSets(node);
+  ({ node, before } = await bootstrappedFaultNode(vault, {
+    address: vault.tlsAddress,
+    caCert: vault.caFile,
+  }));
   return () => node.cleanup();
 });
 

@@ -5,14 +5,14 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  bootstrappedFaultNode,
   checkSet,
-  createFaultNode,
   type FaultNode,
-  provisionFaultPki,
   REISSUE_CERTS,
   REISSUED_SAN,
   type SetSnapshot,
   snapshotSets,
+  startFaultVault,
 } from '../support/fault-node.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 
@@ -26,8 +26,7 @@ async function isSealed(): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  vault = await startOpenBao({ name: 'faults-sealed' });
-  await provisionFaultPki(vault);
+  vault = await startFaultVault(() => startOpenBao({ name: 'faults-sealed' }));
 });
 
 afterAll(async () => {
@@ -35,12 +34,11 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  node = await createFaultNode(vault);
-  node.writeConfig({ address: vault.address });
-  const first = await node.bootstrap();
-  expect(first.code, first.stderr).toBe(0);
-  before = snapshotSets(node);
-  node.writeConfig({ address: vault.address, certs: REISSUE_CERTS });
+  ({ node, before } = await bootstrappedFaultNode(
+    vault,
+    { address: vault.address },
+    { next: { address: vault.address, certs: REISSUE_CERTS } },
+  ));
   return async () => {
     if (await isSealed()) await vault.unseal();
     node.cleanup();

@@ -11,13 +11,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isGenerationName } from '../../src/files/layout.js';
 import { startAgent } from '../support/agent.js';
 import {
+  bootstrappedFaultNode,
   checkSet,
-  createFaultNode,
   type FaultNode,
-  provisionFaultPki,
   REISSUE_CERTS,
   REISSUED_SAN,
   snapshotSets,
+  startFaultVault,
 } from '../support/fault-node.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import type { TestCert } from '../support/node-config.js';
@@ -31,8 +31,7 @@ const SIGN = /\/sign\/member$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  vault = await startOpenBao({ name: 'faults-sigterm' });
-  await provisionFaultPki(vault);
+  vault = await startFaultVault(() => startOpenBao({ name: 'faults-sigterm' }));
   proxy = await startFaultProxy(vault.address);
 });
 
@@ -43,10 +42,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   proxy.clear();
-  node = await createFaultNode(vault);
-  node.writeConfig({ address: proxy.address });
-  const first = await node.bootstrap();
-  expect(first.code, first.stderr).toBe(0);
+  ({ node } = await bootstrappedFaultNode(vault, { address: proxy.address }));
   return () => node.cleanup();
 });
 

@@ -11,10 +11,10 @@ import {
   createFaultNode,
   escapeRegExp,
   type FaultNode,
-  provisionFaultPki,
   REISSUED_SAN,
   type SetSnapshot,
   snapshotSets,
+  startFaultVault,
 } from '../support/fault-node.js';
 import { isAlive } from '../support/guarded-process.js';
 import type { TestCert } from '../support/node-config.js';
@@ -30,8 +30,7 @@ const CERTS: TestCert[] = [{ name: 'etcd-peer', preset: 'etcd-peer', unit: UNIT 
 const REISSUE: TestCert[] = [{ ...(CERTS[0] as TestCert), altNames: ['reissue.node-1.example.internal'] }];
 
 beforeAll(async () => {
-  vault = await startOpenBao({ name: 'faults-systemctl' });
-  await provisionFaultPki(vault);
+  vault = await startFaultVault(() => startOpenBao({ name: 'faults-systemctl' }));
 });
 
 afterAll(async () => {

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningAgent, startAgent, waitFor } from '../support/agent.js';
 import {
+  bootstrappedFaultNode,
   checkSet,
-  createFaultNode,
   escapeRegExp,
   type FaultNode,
-  provisionFaultPki,
   type SetSnapshot,
   snapshotSets,
+  startFaultVault,
 } from '../support/fault-node.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 
@@ -29,8 +29,7 @@ let before: SetSnapshot;
 let agent: RunningAgent | undefined;
 
 beforeAll(async () => {
-  vault = await startOpenBao({ name: 'faults-target' });
-  await provisionFaultPki(vault);
+  vault = await startFaultVault(() => startOpenBao({ name: 'faults-target' }));
 });
 
 afterAll(async () => {
@@ -39,11 +38,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   agent = undefined;
-  node = await createFaultNode(vault);
-  node.writeConfig({ address: vault.address });
-  const first = await node.bootstrap();
-  expect(first.code, first.stderr).toBe(0);
-  before = snapshotSets(node);
+  ({ node, before } = await bootstrappedFaultNode(vault, { address: vault.address }));
   return async () => {
     if (agent) await agent.stop('SIGKILL');
     node.cleanup();

@@ -7,14 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  bootstrappedFaultNode,
   checkSet,
-  createFaultNode,
   type FaultNode,
-  provisionFaultPki,
   REISSUE_CERTS,
   REISSUED_SAN,
   type SetSnapshot,
   snapshotSets,
+  startFaultVault,
 } from '../support/fault-node.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 
@@ -31,8 +31,7 @@ let unreadableWrap: string[] | undefined;
 let unreadableWhyNot = '';
 
 beforeAll(async () => {
-  vault = await startOpenBao({ name: 'faults-token' });
-  await provisionFaultPki(vault);
+  vault = await startFaultVault(() => startOpenBao({ name: 'faults-token' }));
   if (process.getuid?.() !== 0) {
     unreadableWrap = [];
     return;
@@ -57,12 +56,11 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  node = await createFaultNode(vault);
-  node.writeConfig({ address: vault.address });
-  const first = await node.bootstrap();
-  expect(first.code, first.stderr).toBe(0);
-  before = snapshotSets(node);
-  node.writeConfig({ address: vault.address, certs: REISSUE_CERTS });
+  ({ node, before } = await bootstrappedFaultNode(
+    vault,
+    { address: vault.address },
+    { next: { address: vault.address, certs: REISSUE_CERTS } },
+  ));
   return () => node.cleanup();
 });
 

@@ -6,14 +6,14 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  bootstrappedFaultNode,
   checkSet,
-  createFaultNode,
   type FaultNode,
-  provisionFaultPki,
   REISSUE_CERTS,
   REISSUED_SAN,
   type SetSnapshot,
   snapshotSets,
+  startFaultVault,
 } from '../support/fault-node.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
@@ -27,8 +27,7 @@ const SIGN = /\/sign\/member$/;
 const signRequests = () => proxy.seen.filter((r) => SIGN.test(r.path));
 
 beforeAll(async () => {
-  vault = await startOpenBao({ name: 'faults-outage' });
-  await provisionFaultPki(vault);
+  vault = await startFaultVault(() => startOpenBao({ name: 'faults-outage' }));
   proxy = await startFaultProxy(vault.address);
 });
 
@@ -39,12 +38,11 @@ afterAll(async () => {
 
 beforeEach(async () => {
   proxy.clear();
-  node = await createFaultNode(vault);
-  node.writeConfig({ address: proxy.address });
-  const first = await node.bootstrap();
-  expect(first.code, first.stderr).toBe(0);
-  before = snapshotSets(node);
-  node.writeConfig({ address: proxy.address, certs: REISSUE_CERTS });
+  ({ node, before } = await bootstrappedFaultNode(
+    vault,
+    { address: proxy.address },
+    { next: { address: proxy.address, certs: REISSUE_CERTS } },
+  ));
   proxy.seen.length = 0;
   return () => node.cleanup();
 });

@@ -38,6 +38,35 @@ export async function provisionFaultPki(vault: TestVault): Promise<TestPki> {
   return pki;
 }
 
+/** One OpenBao for a fault file: started by `start`, with the fault PKI provisioned. */
+export async function startFaultVault<V extends TestVault>(start: () => Promise<V>): Promise<V> {
+  const vault = await start();
+  await provisionFaultPki(vault);
+  return vault;
+}
+
+/**
+ * The state every fault is applied to: a fresh node bootstrapped once (must exit 0) with `config`, its
+ * sets snapshotted (`snapshot` names, default all), then the config changed to `next` when given (e.g.
+ * REISSUE_CERTS, so the next run must re-issue).
+ */
+export async function bootstrappedFaultNode(
+  vault: TestVault,
+  config: ConfigOptions,
+  opts: { next?: ConfigOptions; env?: Record<string, string | undefined>; snapshot?: string[] } = {},
+): Promise<{ node: FaultNode; before: SetSnapshot }> {
+  const node = await createFaultNode(vault);
+  node.writeConfig(config);
+  const first = await node.bootstrap([], opts.env ? { env: opts.env } : {});
+  if (first.code !== 0) {
+    node.cleanup();
+    throw new Error(`the first bootstrap failed (exit ${first.code}): ${first.stderr}`);
+  }
+  const before = snapshotSets(node, opts.snapshot);
+  if (opts.next) node.writeConfig(opts.next);
+  return { node, before };
+}
+
 export interface ConfigOptions {
   address: string;
   certs?: TestCert[];
