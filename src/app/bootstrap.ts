@@ -193,7 +193,16 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
   if (!args.dryRun) {
     let info =
       token?.info && tokenState(token.info.ttlSeconds, token.info.renewable, token.info.periodSeconds);
-    if (token && !info) info = await tokenUpkeepAfterPass(vault, log, token.source, state.token, result);
+    // After a failed pass the failure is the answer: no token request that would wait out another --timeout
+    // in an outage. A failing upkeep still lets this pass be recorded before it fails the run.
+    let upkeepError: unknown;
+    if (token && !info && !result.failure) {
+      try {
+        info = await tokenUpkeepAfterPass(vault, log, token.source, state.token, result);
+      } catch (error) {
+        upkeepError = error;
+      }
+    }
     const skewMs = checkClockSkew(vault, log);
     const next = recordPass(state, result, new Date(), {
       vaultRequests: totalRequests(vault),
@@ -201,6 +210,7 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
     });
     if (info) next.token = info;
     await publishState(full, next, log);
+    if (upkeepError) throw upkeepError;
   }
   log.info('bootstrap finished', {
     issued: result.outcomes.filter((o) => o.action === 'issued').length,

@@ -82,4 +82,17 @@ describe('renewal timer keeps a periodic node token alive', () => {
     expect(lookup.status).toBe(200);
     expect(Number(lookup.body.data?.ttl)).toBeGreaterThan(0);
   }, 40_000);
+
+  it('a revoked token on a node with nothing due: exit 4 naming the token, and the pass is still recorded', async () => {
+    const passBefore = state().lastPass.at;
+    const token = readFileSync(join(work, 'token'), 'utf8').trim();
+    expect((await vault.api('POST', 'auth/token/revoke', { token })).status).toBe(204);
+    const run = await runAgent(['bootstrap', '--config', config]);
+    expect(run.code, run.stderr).toBe(4);
+    expect(run.stderr).toMatch(/token expired or revoked/);
+    expect(run.stderr).not.toContain(token);
+    // The certificates were fine: the pass is in the state file (status, metrics) before the run fails.
+    expect(Date.parse(state().lastPass.at)).toBeGreaterThan(Date.parse(passBefore));
+    expect(state().certificates['etcd-peer'].lastResult).toBe('up-to-date');
+  });
 });
