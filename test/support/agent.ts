@@ -30,17 +30,24 @@ export interface RunningAgent {
   exited: Promise<AgentRun>;
 }
 
+export interface AgentOptions {
+  /** Added to PATH and HOME: the agent's whole environment, like a unit's. */
+  env?: Record<string, string | undefined>;
+  /** Prefixes the command (e.g. setpriv with fewer capabilities). */
+  wrap?: string[];
+  /** Called once the process is spawned (to signal it at a chosen moment). */
+  onSpawn?: (pid: number) => void;
+}
+
 /** Starts the agent in the background (for `run`). */
-export function startAgent(
-  args: string[],
-  opts: { env?: Record<string, string | undefined> } = {},
-): RunningAgent {
+export function startAgent(args: string[], opts: AgentOptions = {}): RunningAgent {
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ...opts.env,
   };
-  const child = spawn(process.execPath, [AGENT_BIN, ...args], { env: env as NodeJS.ProcessEnv });
+  const argv = [...(opts.wrap ?? []), process.execPath, AGENT_BIN, ...args];
+  const child = spawn(argv[0] as string, argv.slice(1), { env: env as NodeJS.ProcessEnv });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {
@@ -49,9 +56,11 @@ export function startAgent(
   child.stderr.on('data', (d) => {
     stderr += d;
   });
-  const exited = new Promise<AgentRun>((resolve) =>
-    child.on('close', (code, signal) => resolve(record(args, { code, signal, stdout, stderr }))),
-  );
+  const exited = new Promise<AgentRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve(record(args, { code, signal, stdout, stderr })));
+  });
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   return {
     pid: child.pid ?? -1,
     stdout: () => stdout,
@@ -69,10 +78,12 @@ export function startAgent(
 }
 
 /** Runs the agent to completion (killed after `timeoutMs`, default 60 s). */
-export async function runAgent(
-  args: string[],
-  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
-): Promise<AgentRun> {
+export interface RunAgentOptions extends AgentOptions {
+  /** Killed (SIGKILL) after this long; default 60 s. */
+  timeoutMs?: number;
+}
+
+export async function runAgent(args: string[], opts: RunAgentOptions = {}): Promise<AgentRun> {
   const agent = startAgent(args, opts);
   const timer = setTimeout(() => agent.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
   try {

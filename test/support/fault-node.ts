@@ -4,13 +4,13 @@
  * fault can hit the agent while it replaces a set. `snapshotSets` / `checkSet` tell whether the set a
  * reader sees afterwards is the previous one, byte for byte, and whether it is whole (key matches cert).
  * Snapshots hold SHA-256 digests, never file contents: a failing assertion must not print a key.
+ * Agent runs go through test/support/agent.ts, so their output is in the run's secret scan.
  */
-import { type SpawnOptions, spawn } from 'node:child_process';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_BIN, type AgentRun } from './agent.js';
+import { type AgentRun, type RunAgentOptions, runAgent } from './agent.js';
 import { nodeConfig, type TestCert } from './node-config.js';
 import type { TestVault } from './openbao.js';
 import { createToken, provisionTestPki, type TestPki, writePolicy } from './vault-pki.js';
@@ -86,43 +86,10 @@ export interface FaultNode {
    * Runs the built agent once. `wrap` prefixes the command (e.g. setpriv with fewer capabilities); the
    * environment holds PATH, HOME and `env` only, like a unit's.
    */
-  agent(args: string[], options?: AgentOptions): Promise<AgentRun>;
+  agent(args: string[], options?: RunAgentOptions): Promise<AgentRun>;
   /** `bootstrap --config <configFile> ...args`. */
-  bootstrap(args?: string[], options?: AgentOptions): Promise<AgentRun>;
+  bootstrap(args?: string[], options?: RunAgentOptions): Promise<AgentRun>;
   cleanup(): void;
-}
-
-export interface AgentOptions {
-  env?: Record<string, string | undefined>;
-  wrap?: string[];
-  timeoutMs?: number;
-  /** Called once the process is spawned (to signal it at a chosen moment). */
-  onSpawn?: (pid: number) => void;
-}
-
-export function spawnAgent(args: string[], options: AgentOptions = {}): Promise<AgentRun> {
-  return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env };
-    const wrap = options.wrap ?? [];
-    const argv = [...wrap, process.execPath, AGENT_BIN, ...args];
-    const spawnOptions: SpawnOptions = { env: env as NodeJS.ProcessEnv };
-    const child = spawn(argv[0] as string, argv.slice(1), spawnOptions);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr?.on('data', (d) => {
-      stderr += d;
-    });
-    if (child.pid !== undefined) options.onSpawn?.(child.pid);
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
 }
 
 export async function createFaultNode(vault: TestVault, prefix = 'vpa-fault-'): Promise<FaultNode> {
@@ -142,8 +109,8 @@ export async function createFaultNode(vault: TestVault, prefix = 'vpa-fault-'): 
       if (caCert) text = text.replace(/^vault:\n/m, `vault:\n  caCert: ${caCert}\n`);
       writeFileSync(configFile, text);
     },
-    agent: (args, options) => spawnAgent(args, options),
-    bootstrap: (args = [], options) => spawnAgent(['bootstrap', '--config', configFile, ...args], options),
+    agent: (args, options) => runAgent(args, options),
+    bootstrap: (args = [], options) => runAgent(['bootstrap', '--config', configFile, ...args], options),
     cleanup: () => rmSync(work, { recursive: true, force: true }),
   };
   return node;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type GuardedProcess, spawnGuarded } from './guarded-process.js';
 import { type ApiResult, freePort, RUN_DIR, type TestVault, vaultBinary } from './openbao.js';
+import { registerTestSecret } from './secret-scan.js';
 
 export interface TlsTestVault extends TestVault {
   /** https://127.0.0.1:PORT, served with a certificate from `caFile`'s CA. */
@@ -73,6 +74,7 @@ export async function startOpenBaoWithTls(options: { name?: string } = {}): Prom
   const port = await freePort();
   const tlsPort = await freePort();
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
+  registerTestSecret(rootToken);
   const address = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'vpa-bao-tls-'));
   const files = makeListenerCertificate(dir);
