@@ -77,9 +77,18 @@ export function mergeKubeconfig(existing: string | undefined, entry: KubeconfigE
   if (existing !== undefined && existing.trim() !== '') {
     let parsed: unknown;
     try {
-      parsed = parse(existing);
+      // No pretty errors: they quote the offending line, which in a kubeconfig may be a key or a token.
+      parsed = parse(existing, { prettyErrors: false });
     } catch (error) {
-      throw new ConfigError(`kubeconfig is not valid YAML: ${(error as Error).message}`, { cause: error });
+      const offset = (error as { pos?: [number, number] }).pos?.[0];
+      const before = offset === undefined ? undefined : existing.slice(0, offset);
+      const at =
+        before === undefined
+          ? ''
+          : ` at line ${before.split('\n').length}, column ${offset! - before.lastIndexOf('\n')}`;
+      throw new ConfigError(
+        `kubeconfig is not valid YAML${at} (${(error as { code?: string }).code ?? 'parse error'})`,
+      );
     }
     if (parsed !== null && parsed !== undefined) {
       if (typeof parsed !== 'object' || Array.isArray(parsed))

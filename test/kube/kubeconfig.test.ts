@@ -70,6 +70,19 @@ describe('mergeKubeconfig', () => {
     expect(() => mergeKubeconfig('- a\n- b\n', entry())).toThrow(/not a mapping/);
     expect(() => mergeKubeconfig('clusters: {a: 1}\n', entry())).toThrow(/"clusters" is not a list/);
   });
+
+  it('a kubeconfig that is not YAML: the error names line and column, never the text of the line', () => {
+    const secret = 'LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tc2VjcmV0';
+    const broken = `users:\n- name: x\n  user:\n    client-key-data: ${secret}\n   token: [\n`;
+    let message = '';
+    try {
+      mergeKubeconfig(broken, entry());
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^kubeconfig is not valid YAML at line \d+, column \d+ \(\w+\)$/);
+    expect(message).not.toContain(secret.slice(0, 12));
+  });
 });
 
 describe('exec credential', () => {
