@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { childEnvironment } from '../services/child-env.js';
 
 export interface Ownership {
   /** undefined = leave the owner as created (the agent's user). */
@@ -47,7 +48,8 @@ function parseIdFile(text: string, idField: number): Map<string, number> {
 
 function runGetent(database: 'passwd' | 'group', name: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('getent', [database, name], { timeout: 5000 }, (error, stdout) => {
+    // Without the Vault credentials in the agent's environment, like every program the agent starts.
+    execFile('getent', [database, name], { timeout: 5000, env: childEnvironment() }, (error, stdout) => {
       // Exit 2 = not found; a missing getent binary is treated the same way.
       resolve(error ? undefined : stdout.split('\n')[0]);
     });

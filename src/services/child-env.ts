@@ -1,6 +1,6 @@
 /**
  * The environment of every program the agent starts (exec actions, health-check commands,
- * systemctl): the agent's own, minus the Vault credentials in it. A token given to the agent through
+ * systemctl, getent): the agent's own, minus the Vault credentials in it. A token given to the agent through
  * VAULT_TOKEN is the agent's alone; a restart hook would otherwise inherit it and keep it readable in
  * /proc/<pid>/environ for as long as that child, or anything it forks, lives.
  */

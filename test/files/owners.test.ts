@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,35 @@ describe('resolveOwnership', () => {
       uid: 0,
       gid: 0,
     });
+  });
+});
+
+describe("getent runs without the Vault credentials in the agent's environment", () => {
+  it('a stand-in getent first on PATH sees no VAULT_TOKEN', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpa-getent-'));
+    const seen = join(dir, 'env');
+    // A stand-in getent (a test fake): records its environment, answers for one NSS user.
+    writeFileSync(
+      join(dir, 'getent'),
+      `#!/bin/sh\nenv > '${seen}'\necho 'nss-user:*:20002:20002::/:/bin/sh'\n`,
+      { mode: 0o755 },
+    );
+    const saved = { PATH: process.env.PATH, VAULT_TOKEN: process.env.VAULT_TOKEN };
+    process.env.PATH = `${dir}:${process.env.PATH}`;
+    process.env.VAULT_TOKEN = 's.getent-must-not-see-this';
+    try {
+      const empty = join(dir, 'empty');
+      writeFileSync(empty, '');
+      expect(await resolveOwnership('nss-user', undefined, { passwdPath: empty })).toEqual({ uid: 20002 });
+      const env = readFileSync(seen, 'utf8');
+      expect(env).toMatch(/^PATH=/m);
+      expect(env).not.toContain('VAULT_TOKEN');
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.VAULT_TOKEN === undefined) delete process.env.VAULT_TOKEN;
+      else process.env.VAULT_TOKEN = saved.VAULT_TOKEN;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
