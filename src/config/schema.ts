@@ -21,6 +21,7 @@ import {
   normalisePath,
   parseFraction,
   parseOctalMode,
+  vaultAddressProblem,
 } from './validate.js';
 import { expandVariables, type VariableFacts } from './variables.js';
 
@@ -267,14 +268,10 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
     ),
     vault: strict({
       address: checked((v) => {
-        try {
-          const url = new URL(v);
-          if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http(s) URL';
-          if (url.username !== '' || url.password !== '') return 'must not contain credentials';
-          return undefined;
-        } catch {
-          return `${quote(v)} is not a URL`;
-        }
+        const problem = vaultAddressProblem(v);
+        if (problem === 'not-a-url') return `${quote(v)} is not a URL`;
+        if (problem === 'scheme') return 'must be an http(s) URL';
+        return problem === 'credentials' ? 'must not contain credentials' : undefined;
       }).optional(),
       caCert: absolutePath.optional(),
       caPath: absolutePath.optional(),

@@ -14,6 +14,22 @@ export function normaliseIp(value: string): string | undefined {
   return normalizeIpAddress(value);
 }
 
+/**
+ * What is wrong with a Vault address, if anything: not a URL, not http(s), or user:password in it (the
+ * address is named in every error about Vault, so credentials there would reach logs).
+ */
+export function vaultAddressProblem(value: string): 'not-a-url' | 'scheme' | 'credentials' | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'not-a-url';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'scheme';
+  if (url.username !== '' || url.password !== '') return 'credentials';
+  return undefined;
+}
+
 export function isIpAddress(value: string): boolean {
   return normaliseIp(value) !== undefined;
 }

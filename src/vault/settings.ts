@@ -4,6 +4,7 @@
  * Pure: the caller passes the environment in.
  */
 import type { VaultSettings } from '../config/types.js';
+import { vaultAddressProblem } from '../config/validate.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { parseDurationSeconds } from '../util/duration.js';
 
@@ -41,14 +42,15 @@ export function resolveVaultSettings(
     config.address ??
     DEFAULT_VAULT_ADDRESS
   ).replace(/\/+$/, '');
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
+  // The same rule as the config schema's, for --vault-addr and VAULT_ADDR too.
+  const problem = vaultAddressProblem(address);
+  if (problem === 'not-a-url')
     throw new ConfigError(`vault address "${address}" is not a URL (vault.address / VAULT_ADDR)`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+  if (problem === 'scheme')
     throw new ConfigError(`vault address "${address}" must use http or https (vault.address / VAULT_ADDR)`);
+  if (problem === 'credentials') {
+    // Not quoted: the address carries a password.
+    throw new ConfigError('vault address must not contain user:password (vault.address / VAULT_ADDR)');
   }
 
   let requestTimeoutMs = config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;

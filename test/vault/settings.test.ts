@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AgentError } from '../../src/errors.js';
+import { AgentError, ConfigError } from '../../src/errors.js';
 import { parseRetryAfter } from '../../src/vault/map-error.js';
 import { resolveVaultSettings } from '../../src/vault/settings.js';
 
@@ -49,6 +49,23 @@ describe('Vault settings: flags > VAULT_* environment > config > defaults', () =
   it('rejects a bad address or timeout as a config error (exit 3)', () => {
     expect(() => resolveVaultSettings({ address: 'not a url' }, {})).toThrow(/not a URL/);
     expect(() => resolveVaultSettings({}, { VAULT_CLIENT_TIMEOUT: 'soon' })).toThrow(/VAULT_CLIENT_TIMEOUT/);
+  });
+
+  it('refuses user:password in VAULT_ADDR or --vault-addr, as the config does, without repeating it', () => {
+    for (const [env, flags] of [
+      [{ VAULT_ADDR: 'https://ops:hunter2@vault.example:8200' }, {}],
+      [{}, { address: 'https://ops:hunter2@vault.example:8200' }],
+    ] as const) {
+      let message = '';
+      try {
+        resolveVaultSettings({}, env, flags);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/must not contain user:password/);
+      expect(message).not.toContain('hunter2');
+    }
   });
 
   it('parses Retry-After seconds and HTTP dates', () => {
