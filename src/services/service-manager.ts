@@ -10,6 +10,7 @@
 
 import type { SystemdVerb } from '../config/types.js';
 import { ConfigError, WriteError } from '../errors.js';
+import { redact } from '../log.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import { childEnvironment } from './child-env.js';
 import { loadExeca } from './load-execa.js';
@@ -50,7 +51,8 @@ export function systemctlTimeoutFromEnv(value: string | undefined): number | und
 
 /** The last non-empty lines of a command's stderr, short enough for one log line. */
 export function tailOf(stderr: string, lines = 2): string {
-  const tail = stderr
+  // A child's words go into errors, the pass summary and the state file: redacted like a log line.
+  const tail = redact(stderr)
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)

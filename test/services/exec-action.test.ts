@@ -54,6 +54,18 @@ describe('runExecAction', () => {
     expect(error.message).toContain('kubelet not ready');
   });
 
+  it("a program's stderr in the error is redacted like a log line (token shapes, key blocks)", async () => {
+    const token = `hvs.${'A'.repeat(24)}`;
+    const error = await captureError(
+      runExecAction([process.execPath, '-e', `console.error("using ${token}"); process.exit(1)`], {
+        VPA_CERT_NAME: 'kubelet-client',
+        VPA_CERT_DIR: '/x',
+      }),
+    );
+    expect(error.message).toContain('using [redacted token]');
+    expect(error.message).not.toContain(token);
+  });
+
   it('a missing program names argv[0]', async () => {
     const error = await captureError(
       runExecAction(['/nonexistent/notify', '--x'], { VPA_CERT_NAME: 'a', VPA_CERT_DIR: '/x' }),
