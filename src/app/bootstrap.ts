@@ -8,16 +8,16 @@ import type { CliIo } from '../cli/run-cli.js';
 import type { AgentConfig } from '../config/types.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { readCertificateSet, rollbackCertificateSet, writeCertificateSet } from '../files/atomic-writer.js';
-import { createLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { tokenUpkeep } from '../plan/token-upkeep.js';
 import { runHealthCheck } from '../services/health-check.js';
 import { runActions } from '../services/run-actions.js';
 import { SystemctlServiceManager } from '../services/service-manager.js';
-import { parseDurationSeconds } from '../util/duration.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
 import type { ResolvedVaultSettings } from '../vault/settings.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 import { type PassPorts, type PassResult, runCertificatePass } from './certificate-pass.js';
+import { loggerFor, timeoutMsOf } from './cli-context.js';
 import { scheduleFor } from './inspect-local.js';
 import { loadConfig } from './load-config.js';
 import { publishState } from './publish.js';
@@ -28,17 +28,6 @@ import { sessionSettings } from './vault-session.js';
 export interface BootstrapArgs extends GlobalArgs {
   dryRun?: boolean;
   only?: string[];
-}
-
-export function loggerFor(args: GlobalArgs, io: CliIo): Logger {
-  return createLogger({ level: args.logLevel, format: args.logFormat, write: (l) => io.stderr(`${l}\n`) });
-}
-
-export function timeoutMsOf(args: GlobalArgs): number {
-  const seconds = parseDurationSeconds(args.timeout);
-  if (seconds === undefined || seconds <= 0)
-    throw new UsageError(`--timeout "${args.timeout}" is not a duration`);
-  return seconds * 1000;
 }
 
 function selectCertificates(config: AgentConfig, only: string[] | undefined): AgentConfig {

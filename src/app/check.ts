@@ -9,7 +9,7 @@ import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
 import { tokenUpkeep } from '../plan/token-upkeep.js';
-import { loggerFor } from './bootstrap.js';
+import { loggerFor } from './cli-context.js';
 import { inspectLocally } from './inspect-local.js';
 import { loadConfig } from './load-config.js';
 

@@ -10,7 +10,7 @@ import type { CliIo } from '../cli/run-cli.js';
 import { defaultMountNaming } from '../config/presets.js';
 import { ExitCode, UsageError, WriteError } from '../errors.js';
 import { type EmbeddedUser, type ExecUser, mergeKubeconfig } from '../kube/kubeconfig.js';
-import { loggerFor } from './bootstrap.js';
+import { loggerFor } from './cli-context.js';
 import { issueEngineerCertificate } from './engineer-certificate.js';
 import { writeSecretFile } from './token.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';

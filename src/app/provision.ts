@@ -14,7 +14,7 @@ import {
 } from '../provision/provision-settings.js';
 import { applyChanges, readObservedState } from '../provision/vault-state.js';
 import type { VaultClient } from '../vault/vault-client.js';
-import { loggerFor } from './bootstrap.js';
+import { loggerFor } from './cli-context.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
 
 export interface ProvisionArgs extends SessionArgs {

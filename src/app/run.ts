@@ -18,11 +18,10 @@ import {
   checkClockSkew,
   connect,
   createPassPorts,
-  loggerFor,
   printPassSummary,
-  timeoutMsOf,
 } from './bootstrap.js';
 import { runCertificatePass } from './certificate-pass.js';
+import { loggerFor, timeoutMsOf } from './cli-context.js';
 import { scheduleFor } from './inspect-local.js';
 import { publishState } from './publish.js';
 import { loadState, recordPass, tokenState } from './state.js';

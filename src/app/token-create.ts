@@ -9,7 +9,7 @@ import { ExitCode, UsageError, VaultUnavailableError } from '../errors.js';
 import { TOKEN_NODE_TYPES } from '../provision/desired-state.js';
 import { resolveProvisionSettings } from '../provision/provision-settings.js';
 import { parseDurationSeconds } from '../util/duration.js';
-import { loggerFor } from './bootstrap.js';
+import { loggerFor } from './cli-context.js';
 import { loadProvisionFile } from './provision.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
 

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
 import { type ResolvedVaultSettings, resolveVaultSettings } from '../vault/settings.js';
 import type { VaultClient } from '../vault/vault-client.js';
-import { timeoutMsOf } from './bootstrap.js';
+import { timeoutMsOf } from './cli-context.js';
 import { resolveToken, type TokenSource } from './token.js';
 
 export interface SessionArgs extends GlobalArgs {
