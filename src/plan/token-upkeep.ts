@@ -8,15 +8,24 @@
  *   about the token: the requests themselves prove it works).
  * - `renew`: renewable and half of the TTL seen at the last check has passed (what `run` does too).
  * - `none`: known and fresh, never expiring, or not renewable (nothing would help; `status` shows its TTL).
+ * A state entry that cannot be read (a hand-edited or damaged state file) counts as never checked.
  */
-import type { TokenState } from '../app/state.js';
+
+/** What the state file recorded at the token's last check (app/state.ts TokenState). */
+export interface CheckedToken {
+  ttlSeconds: number;
+  renewable: boolean;
+  checkedAt: string;
+}
 
 export type TokenUpkeep = { action: 'none'; renewAt?: Date } | { action: 'lookup' | 'renew'; reason: string };
 
-export function tokenUpkeep(token: TokenState | undefined, now: Date): TokenUpkeep {
+export function tokenUpkeep(token: CheckedToken | undefined, now: Date): TokenUpkeep {
   if (token === undefined) return { action: 'lookup', reason: 'the token has not been checked yet' };
   const checkedAt = Date.parse(token.checkedAt);
-  if (token.ttlSeconds <= 0 || !token.renewable || Number.isNaN(checkedAt)) return { action: 'none' };
+  if (Number.isNaN(checkedAt) || !Number.isFinite(token.ttlSeconds) || typeof token.renewable !== 'boolean')
+    return { action: 'lookup', reason: 'the recorded token check cannot be read' };
+  if (token.ttlSeconds <= 0 || !token.renewable) return { action: 'none' };
   const renewAt = new Date(checkedAt + (token.ttlSeconds * 1000) / 2);
   if (now.getTime() >= renewAt.getTime()) {
     return {

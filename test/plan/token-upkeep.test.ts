@@ -26,9 +26,12 @@ describe('tokenUpkeep (what check and bootstrap do about the token)', () => {
     expect(tokenUpkeep(checked(0, true), at('2030-01-01T00:00:00Z'))).toEqual({ action: 'none' });
   });
 
-  it('a state file with a broken date does not crash or loop: nothing to do', () => {
-    expect(tokenUpkeep({ ttlSeconds: 60, renewable: true, checkedAt: 'garbage' }, new Date())).toEqual({
-      action: 'none',
-    });
+  it('a recorded check that cannot be read counts as never checked: look the token up', () => {
+    const broken = [
+      { ttlSeconds: 60, renewable: true, checkedAt: 'garbage' },
+      { ttlSeconds: Number.NaN, renewable: true, checkedAt: '2026-11-24T00:00:00Z' },
+      { ttlSeconds: 60, renewable: 'yes' as unknown as boolean, checkedAt: '2026-11-24T00:00:00Z' },
+    ];
+    for (const token of broken) expect(tokenUpkeep(token, new Date())).toMatchObject({ action: 'lookup' });
   });
 });
