@@ -3,7 +3,9 @@
  * never shorter than a server's Retry-After, bounded by a deadline. Only errors marked `retryable`
  * (network errors, 5xx, 412, 429, sealed) are retried; every other error surfaces at once.
  */
+
 import { AgentError, VaultUnavailableError } from '../errors.js';
+import { retryDelay } from '../plan/schedule.js';
 
 export interface RetryPolicy {
   /** First backoff ceiling in ms. */
@@ -30,8 +32,7 @@ export function backoffDelay(
   random: () => number,
   retryAfterMs?: number,
 ): number {
-  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
-  const jittered = Math.floor(random() * ceiling);
+  const jittered = retryDelay(attempt, { baseMs: policy.baseMs, capMs: policy.capMs, random });
   return retryAfterMs === undefined ? jittered : Math.max(retryAfterMs, jittered);
 }
 
