@@ -159,7 +159,9 @@ async function tokenUpkeepAfterPass(
   return tokenState(info.ttlSeconds, info.renewable, info.periodSeconds);
 }
 
-const totalRequests = (vault: VaultClient) => [...vault.stats.requests.values()].reduce((a, b) => a + b, 0);
+/** Requests this client sent to Vault so far (every path). */
+export const totalRequests = (vault: VaultClient) =>
+  [...vault.stats.requests.values()].reduce((a, b) => a + b, 0);
 
 export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<number> {
   const log = loggerFor(args, io);

@@ -19,6 +19,7 @@ import {
   connect,
   createPassPorts,
   printPassSummary,
+  totalRequests,
 } from './bootstrap.js';
 import { runCertificatePass } from './certificate-pass.js';
 import { loggerFor, timeoutMsOf } from './cli-context.js';
@@ -282,10 +283,4 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   }
   log.info('stopping: the pass in progress finished');
   return ExitCode.ok;
-}
-
-function totalRequests(vault: VaultClient): number {
-  let n = 0;
-  for (const v of vault.stats.requests.values()) n += v;
-  return n;
 }
