@@ -25,6 +25,7 @@ import {
 } from './asn1.js';
 import { parseIpAddress } from './ip.js';
 import { describeKey, type GeneratedKey, publicKeyDer } from './keys.js';
+import { derToPem } from './pem.js';
 
 export interface CsrSubject {
   commonName: string;
@@ -104,9 +105,5 @@ export function createCsrDer(key: GeneratedKey | KeyObject, subject: CsrSubject)
 
 /** PEM `CERTIFICATE REQUEST` for `key` with the subject CN and SANs. */
 export function createCsr(key: GeneratedKey | KeyObject, subject: CsrSubject): string {
-  const lines =
-    createCsrDer(key, subject)
-      .toString('base64')
-      .match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${lines.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+  return derToPem('CERTIFICATE REQUEST', createCsrDer(key, subject));
 }

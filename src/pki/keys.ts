@@ -22,6 +22,7 @@ import {
   parseDer,
   seq,
 } from './asn1.js';
+import { derToPem } from './pem.js';
 
 export interface GeneratedKey {
   spec: KeySpec;
@@ -54,11 +55,6 @@ export function assertSupportedKeySpec(spec: KeySpec): void {
   throw new ConfigError(
     `unsupported key ${spec.type}/${spec.bits}: use ec with 256 or 384 bits, or rsa with ${RSA_BITS.join(', ')} bits`,
   );
-}
-
-function pem(label: string, body: Buffer): string {
-  const lines = body.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 function ecAlgorithm(curve: Curve): Asn1 {
@@ -108,7 +104,7 @@ export async function generateKey(spec: KeySpec): Promise<GeneratedKey> {
       privateKey,
       publicKey,
       publicKeyDer: ecSpkiDer(publicKey, curve),
-      privateKeyPem: pem('PRIVATE KEY', ecPkcs8Der(privateKey, curve)),
+      privateKeyPem: derToPem('PRIVATE KEY', ecPkcs8Der(privateKey, curve)),
     };
   }
   const { publicKey, privateKey } = await generateRsaPair(spec.bits);

@@ -83,6 +83,15 @@ export function splitPemBundle(text: string, what: string): string[] {
 }
 
 /** Canonical PEM for a list of certificates (each ends with a newline). */
+/** PEM text of DER bytes: base64 in 64-column lines between BEGIN/END `label`. */
+export function derToPem(label: string, der: Uint8Array): string {
+  const lines =
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
 export function joinPem(certs: readonly (X509Certificate | string)[]): string {
   return certs.map((c) => (typeof c === 'string' ? c : c.toString()).trimEnd() + '\n').join('');
 }
