@@ -1,10 +1,9 @@
 // Builds the agent into one file that needs no node_modules at run time: dist/vault-pki-agent.mjs.
 //
-// The program itself is one CommonJS bundle (esbuild, minified). The .mjs is a small launcher that answers
-// `--version` at once and holds the program as a string, compiled (vm.compileFunction) only when a real
-// command runs: V8 does not spend ~40 ms compiling 760 KB for a version probe. The same CommonJS bundle is
-// the main script of the Node single-executable binary (`--sea` / `--sea-only`, into .cache/sea/), whose
-// V8 code cache removes the compile cost for every command.
+// The program itself (src/main.ts) is one CommonJS bundle (esbuild, minified). The .mjs is a small launcher
+// (scripts/build/launcher.ts) that answers `--version` at once and carries the program after itself as `//`
+// comment lines, compiled with vm.Script and V8's code cache only when a real command runs. The same CommonJS
+// bundle is the main script of the Node single-executable binary (`--sea` / `--sea-only`, into .cache/sea/).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -46,28 +45,10 @@ const noSupportsColor = {
   },
 };
 
-// The program: argv -> runCli, in CommonJS (what vm.compileFunction and Node 20's SEA both take).
+// The program: argv -> runCli, in CommonJS (what vm.Script and Node 20's SEA both take).
 const program = await build({
   stdin: {
-    contents: `async function main(argv: string[]): Promise<void> {
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    const { versionText } = await import('./src/cli/version.ts');
-    process.stdout.write(versionText() + '\\n');
-  } else {
-    const { runCli } = await import('./src/cli/run-cli.ts');
-    process.exitCode = await runCli(argv);
-  }
-  // The command is done. Node's orderly teardown of a used heap (V8, OpenSSL, the thread pool) would add
-  // 5-10 ms to every start: exit as soon as stdout and stderr are flushed.
-  const drained = (s: NodeJS.WriteStream) =>
-    s.writableLength === 0 ? undefined : new Promise((resolve) => s.once('drain', resolve));
-  await Promise.all([drained(process.stdout), drained(process.stderr)]);
-  process.exit();
-}
-async function preload(): Promise<void> {
-  await import('./src/cli/run-cli.ts');
-  await (await import('./src/cli/preload.ts')).preloadAll();
-}
+    contents: `import { main, preload } from './src/main.ts';
 declare const module: { vpaLauncher?: boolean; exports: unknown };
 // Under the launcher (dist/vault-pki-agent.mjs) the program only hands over its entry points; as the main
 // script of the single-executable binary it runs at once.
