@@ -3,10 +3,11 @@
  * jitter (so `check`, `status` and `run` agree on when each certificate is due), and the last result of
  * every certificate and of the token, for `status` and metrics. Holds no secrets.
  */
-import { randomBytes } from 'node:crypto';
+
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-file.js';
+import { generateScheduleSeed } from '../plan/schedule.js';
 import type { CertificateOutcome, PassResult } from './certificate-pass.js';
 
 export interface CertificateState {
@@ -41,7 +42,7 @@ export interface AgentState {
 export const STATE_FILE = 'state.json';
 
 export function freshState(): AgentState {
-  return { version: 1, seed: randomBytes(16).toString('hex'), certificates: {} };
+  return { version: 1, seed: generateScheduleSeed(), certificates: {} };
 }
 
 /** The state, or a fresh one (with a new seed) when there is none or it cannot be parsed. */
