@@ -48,7 +48,8 @@ export const COMMANDS: CommandModule[] = [
   },
   {
     command: 'check',
-    describe: 'exit 0 when nothing is due, 10 when a certificate needs issuing; no Vault calls',
+    describe:
+      'exit 0 when nothing is due, 10 when a certificate needs issuing or the token its lookup or renewal; no Vault calls',
     builder: (y) =>
       y.option('exec-condition', {
         type: 'boolean',
