@@ -13,7 +13,7 @@ import { prepareStormVault, runStorm, type StormReport } from '../../bench/storm
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 
 const AGENTS = 20;
-// 20 requests per 2 s window: about 140 requests need seven windows, and Retry-After (whole seconds
+// 20 requests per 2 s window: 80 requests (4 per agent) need four windows, and Retry-After (whole seconds
 // left in the window, rounded down) is 1 for the 429s of each window's first second.
 const QUOTA = { rate: 20, interval: '2s' };
 
