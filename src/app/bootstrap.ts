@@ -58,9 +58,12 @@ export async function connect(
   token?: { source: TokenSource; info?: TokenInfo };
 }> {
   const timeoutMs = timeoutMsOf(args);
+  // --timeout bounds the command, not each request: a pass of seven sets in an outage gives up after one
+  // --timeout, not after two rounds of four concurrent requests.
+  const deadline = Date.now() + timeoutMs;
   const config = await loadConfig(args.config, io.env);
   const settings = sessionSettings(args, io, log, config.vault);
-  const vault = createVaultClient({ settings, timeoutMs, log });
+  const vault = createVaultClient({ settings, timeoutMs, deadline: () => deadline, log });
   if (!opts.needToken) return { config, settings, vault };
   const resolved = await resolveToken({
     flagFile: args.tokenFile,
@@ -184,8 +187,8 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
   if (!args.dryRun) {
     let info =
       token?.info && tokenState(token.info.ttlSeconds, token.info.renewable, token.info.periodSeconds);
-    // After a failed pass the failure is the answer: no token request that would wait out another --timeout
-    // in an outage. A failing upkeep still lets this pass be recorded before it fails the run.
+    // After a failed pass the failure is the answer: no token request on top of it (in an outage it would
+    // only add one more failure). A failing upkeep still lets this pass be recorded before it fails the run.
     let upkeepError: unknown;
     if (token && !info && !result.failure) {
       try {

@@ -91,7 +91,7 @@ export function processWaker(proc: NodeJS.Process = process): Waker {
 const MAX_SLEEP_MS = 15 * 60_000;
 /** The mounts' CAs are re-read at least this often (and on SIGHUP) to notice a CA rotation. */
 const CA_MAX_AGE_MS = 60 * 60_000;
-/** Per-pass retry deadline after the first pass: the loop itself retries with backoff. */
+/** Retry budget of each wake after the first, all its requests together: the loop itself retries with backoff. */
 const LOOP_PASS_TIMEOUT_MS = 60_000;
 
 interface TokenClock {
@@ -128,11 +128,15 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   if (!first.token || !firstInfo) throw new Error('internal: connect returned no token information');
   let source = first.token.source;
   let clock = tokenClock(firstInfo.ttlSeconds, firstInfo.renewable, Date.now());
-  // Passes after the first retry for a minute at most: the loop itself retries with backoff.
+  // Each wake after the first (token upkeep and pass) retries for a minute at most, all its requests
+  // together: the loop itself retries with backoff.
+  const cycleMs = Math.min(timeoutMsOf(args), LOOP_PASS_TIMEOUT_MS);
+  let cycleDeadline = 0;
   const loopVault = createVaultClient({
     settings: first.settings,
     token: source.token,
-    timeoutMs: Math.min(timeoutMsOf(args), LOOP_PASS_TIMEOUT_MS),
+    timeoutMs: cycleMs,
+    deadline: () => cycleDeadline,
     log,
   });
 
@@ -156,6 +160,7 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   let warnedToken = false;
 
   while (!waker.stopping) {
+    cycleDeadline = Date.now() + cycleMs;
     // 1. A rotated token file is picked up without a restart.
     if (passNumber > 0 && source.file) {
       const next = await readFile(source.file, 'utf8').then(

@@ -39,6 +39,11 @@ export interface VaultClientOptions {
   token?: string;
   /** How long one operation may keep retrying, in ms (SPEC: --timeout, default 5m at boot). */
   timeoutMs?: number;
+  /**
+   * When retrying stops for every call, as an absolute time (ms since the epoch): one budget for a whole
+   * command or pass, however many requests it makes. Without it each call retries for `timeoutMs`.
+   */
+  deadline?: () => number;
   log?: Logger;
   backoff?: { baseMs: number; capMs: number };
   now?: () => number;
@@ -228,7 +233,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
 
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<TransportResponse> => {
     if (o.retry === false) return send(method, path, o);
-    const deadline = now() + (options.timeoutMs ?? 5 * 60_000);
+    const deadline = options.deadline?.() ?? now() + (options.timeoutMs ?? 5 * 60_000);
     return withRetry(
       () => send(method, path, o),
       { ...(options.backoff ?? DEFAULT_BACKOFF), deadline },

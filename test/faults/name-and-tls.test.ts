@@ -58,6 +58,18 @@ describe("fault matrix: Vault's name and TLS certificate", () => {
     expect(snapshotSets(node)).toEqual(before);
   });
 
+  it('name does not resolve with six sets due: one --timeout for the whole pass, not one per round of requests', async () => {
+    const six = ['a', 'b', 'c', 'd', 'e', 'f'].map((x) => ({ name: `etcd-peer-${x}`, preset: 'etcd-peer' }));
+    node.writeConfig({ address: 'https://vault.invalid:8200', caCert: vault.caFile, certs: six });
+    const started = Date.now();
+    const run = await node.bootstrap(['--timeout', '2s']);
+    const elapsed = Date.now() - started;
+    expect(run.code, run.stderr).toBe(5);
+    // Four requests at a time: with a deadline per request the last two sets would start their own 2 s.
+    expect(elapsed).toBeLessThan(2_000 + 1_500);
+    expect(snapshotSets(node)).toEqual(before);
+  });
+
   it('certificate not trusted (no CA given): exit 5 "not trusted", no silent skip; the previous set is intact', async () => {
     node.writeConfig({ address: vault.tlsAddress, certs: REISSUE_CERTS });
     const run = await node.bootstrap(['--timeout', '3s']);
