@@ -1,25 +1,40 @@
 /**
  * Replace one small file atomically: write a temporary file in the same directory, created with its final
- * mode (a secret is never briefly readable by others), fsync it, rename it over the target.
+ * mode (a secret is never briefly readable by others), fsync it, rename it over the target, fsync the
+ * directory. On any failure the temporary file is removed and the error is a WriteError naming the file;
+ * the previous file is untouched until the rename.
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { syncDirectory, toWriteError } from './fs-ops.js';
 
-export async function writeFileAtomic(path: string, content: string, mode: number): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode);
+/** `action` names the operation in the error ("cannot <action> <path>: <errno>"). */
+export async function writeFileAtomic(
+  path: string,
+  content: string,
+  mode: number,
+  action = 'write',
+): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let created = false;
   try {
-    await fh.chmod(mode);
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    const fh = await open(tmp, 'wx', mode);
+    created = true;
+    try {
+      await fh.chmod(mode);
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
+    created = false;
   } catch (error) {
-    await unlink(tmp).catch(() => {});
-    throw error;
+    if (created) await unlink(tmp).catch(() => undefined);
+    throw toWriteError(error, action, path);
   }
+  // Durability of the rename; the file is already complete for readers either way.
+  await syncDirectory(dir);
 }
