@@ -3,9 +3,11 @@
  * what the agent needs around it: our transport (headers, timeouts, CA), typed errors, retries with
  * backoff under a deadline, validation of Vault's answers, and request counting.
  */
+
 import nodeVault from 'node-vault';
 import { AgentError, VaultUnavailableError, WrappingError } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
+import { splitPemBundle } from '../pki/pem.js';
 import { z } from '../util/zod.js';
 import {
   type HttpFailure,
@@ -99,21 +101,6 @@ function parseAnswer<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
     );
   }
   return parsed.data;
-}
-
-const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
-const PEM_END = '-----END CERTIFICATE-----';
-
-/** The certificate blocks of a PEM text. indexOf, not a lazy regex: linear even on megabytes of BEGIN markers. */
-function splitPem(text: string): string[] {
-  const blocks: string[] = [];
-  for (let pos = 0; ; ) {
-    const start = text.indexOf(PEM_BEGIN, pos);
-    const end = start < 0 ? -1 : text.indexOf(PEM_END, start + PEM_BEGIN.length + 1);
-    if (end < 0) return blocks;
-    pos = end + PEM_END.length;
-    blocks.push(`${text.slice(start, pos)}\n`);
-  }
 }
 
 /** A JSON value as text for messages and lists. String() throws on `{"toString": 1}`; this does not. */
@@ -389,14 +376,21 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
           : typeof data?.certificate === 'string'
             ? data.certificate
             : '';
-      const chain = splitPem(text);
-      if (chain.length === 0) {
+      if (text.trim() === '') {
         throw new VaultUnavailableError(
           'vault-bad-response',
           `mount ${mount} has no CA certificate (not provisioned?)`,
         );
       }
-      return chain;
+      // Parsed here, so that a malformed CA is Vault's bad answer (retryable), not a local write failure.
+      try {
+        return splitPemBundle(text, `${mount}/cert/ca_chain`);
+      } catch (error) {
+        throw new VaultUnavailableError('vault-bad-response', `Vault's answer ${(error as Error).message}`, {
+          cause: error,
+          retryable: true,
+        });
+      }
     },
 
     async readRole(mount, role) {

@@ -322,6 +322,26 @@ describe('VaultClient adapter on arbitrary HTTP answers', () => {
     }
   }, 120_000);
 
+  it("a CA chain Vault sends that is not a certificate is Vault's bad answer (retryable), not a local failure", async () => {
+    for (const ca of [
+      '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
+      '-----BEGIN CERTIFICATE-----\nMIIB\n',
+    ]) {
+      server.set({
+        kind: 'answer',
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ data: { ca_chain: ca } }),
+      });
+      const error = await client.readCaChain('pki').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(AgentError.is(error) && error.code).toBe('vault-bad-response');
+      expect(AgentError.is(error) && error.retryable).toBe(true);
+    }
+  });
+
   it('broken transport (reset, stall, half a body): a typed, retryable-class error, never a hang', async () => {
     const fault: fc.Arbitrary<Fault> = fc.oneof(
       fc.constant({ kind: 'reset' as const }),
