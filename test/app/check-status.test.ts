@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { renderStatusTable, type StatusReport } from '../../src/app/status-report.js';
 import { runAgent } from '../support/agent.js';
+import { createFakeSystemctl, type FakeSystemctl } from '../support/fake-systemctl/index.js';
 import { writeTestNode } from '../support/node-setup.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 import { provisionTestPki, writePolicy } from '../support/vault-pki.js';
@@ -35,7 +36,13 @@ beforeEach(async () => {
   return () => rmSync(work, { recursive: true, force: true });
 });
 
-const env = { VPA_SYSTEMCTL: '/bin/true' };
+/** The systemctl the agent calls: the project's named fake (test/support/fake-systemctl), etcd active. */
+let systemctl: FakeSystemctl;
+let env: Record<string, string>;
+beforeEach(() => {
+  systemctl = createFakeSystemctl({ active: ['etcd.service'] });
+  env = { VPA_SYSTEMCTL: systemctl.binary, ...systemctl.env };
+});
 
 describe('check', () => {
   it('exit 10 while anything is due, 0 once everything is in place; no Vault calls', async () => {
@@ -43,6 +50,7 @@ describe('check', () => {
     expect(before.code).toBe(10);
     expect(before.stdout).toMatch(/etcd-peer: due \(missing\)/);
     expect((await runAgent(['bootstrap', '--config', config], { env })).code).toBe(0);
+    expect(systemctl.calls()).toContain('restart etcd.service');
     // The first bootstrap issued without asking about the token: its TTL is the one thing still due.
     const tokenDue = await runAgent(['check', '--config', config]);
     expect(tokenDue.code, tokenDue.stdout).toBe(10);
