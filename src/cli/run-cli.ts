@@ -61,7 +61,11 @@ function reportFailure(error: unknown, argv: string[], io: CliIo): number {
   // `check --exec-condition` answers systemd, which skips a unit quietly on 1-254: a usage error there must
   // let the renewal run (and fail visibly) instead of silently disabling renewals.
   const code = argv.includes('--exec-condition') ? ExitCode.ok : exitCodeOf(error);
-  const format = argv.includes('json') && argv.some((a) => a.startsWith('--log-format')) ? 'json' : 'text';
+  // The parser may not have got as far as --log-format: read it from argv (`--log-format json` or `=json`).
+  const at = argv.findIndex((a) => a === '--log-format' || a.startsWith('--log-format='));
+  const value =
+    at < 0 ? undefined : (argv[at] as string).includes('=') ? argv[at]?.split('=')[1] : argv[at + 1];
+  const format = value === 'json' ? 'json' : 'text';
   const log = createLogger({ format, write: (l) => io.stderr(`${l}\n`) });
   if (AgentError.is(error)) {
     log.error(error.message, { code: error.code, exit: code });
