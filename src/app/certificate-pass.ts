@@ -7,7 +7,7 @@ import type { AgentConfig, CertSpec, FilesSpec } from '../config/types.js';
 import { AgentError } from '../errors.js';
 import type { CertificateSetReading, WriteCertificateSetResult } from '../files/atomic-writer.js';
 import type { Logger } from '../log.js';
-import { prepareCertificateSet } from '../pki/assemble.js';
+import { prepareCertificateSet, vaultDataOf } from '../pki/assemble.js';
 import { createCsr } from '../pki/csr.js';
 import { computeRenewalTime, inspectCertificateSet, type ReissueVerdict } from '../pki/inspect-set.js';
 import { generateKey } from '../pki/keys.js';
@@ -95,17 +95,6 @@ function asAgentError(error: unknown, name: string): AgentError {
       cause: error,
     },
   );
-}
-
-function toVaultData(answer: CertificateAnswer) {
-  return {
-    certificate: answer.certificate,
-    issuing_ca: answer.issuingCa,
-    ca_chain: answer.caChain,
-    private_key: answer.privateKey,
-    serial_number: answer.serialNumber,
-    expiration: answer.expiration,
-  };
 }
 
 async function requestCertificate(
@@ -213,7 +202,7 @@ export async function runCertificatePass(
         const { result, keyPem } = await requestCertificate(spec, vault);
         const prepared = prepareCertificateSet({
           name: spec.name,
-          data: toVaultData(result.data),
+          data: vaultDataOf(result.data),
           privateKeyPem: keyPem,
           expected: {
             commonName: spec.commonName,

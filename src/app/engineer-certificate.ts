@@ -2,9 +2,8 @@
  * An engineer's client certificate: the key is generated here, only a CSR goes to Vault, and the
  * `engineer` role (provisioned with identity templating) accepts only the caller's own login name as CN.
  */
-import { X509Certificate } from 'node:crypto';
-import { UsageError, WriteError } from '../errors.js';
-import { isSelfSigned } from '../pki/chain.js';
+import { UsageError } from '../errors.js';
+import { prepareCertificateSet, vaultDataOf } from '../pki/assemble.js';
 import { createCsr } from '../pki/csr.js';
 import { generateKey } from '../pki/keys.js';
 import type { VaultClient } from '../vault/vault-client.js';
@@ -47,19 +46,21 @@ export async function issueEngineerCertificate(
     { commonName, ttl: opts.ttl },
     { certName: 'kube-credential' },
   );
-  const leaf = new X509Certificate(answer.data.certificate);
-  if (!leaf.checkPrivateKey(key.privateKey)) {
-    throw new WriteError('verification-failed', 'Vault returned a certificate for another key');
-  }
-  const intermediates = answer.data.caChain
-    .map((pem) => new X509Certificate(pem))
-    .filter((c) => !isSelfSigned(c) && c.fingerprint256 !== leaf.fingerprint256);
+  // The same assembly and checks as a node's sets: our key, the CN asked for, client auth, a chain to the
+  // mount's CA, valid now. fullchain.pem is what a TLS client presents (leaf + intermediates, no root).
+  const prepared = prepareCertificateSet({
+    name: 'kube-credential',
+    data: vaultDataOf(answer.data),
+    privateKeyPem: key.privateKeyPem,
+    expected: { commonName, dnsSans: [], ipSans: [], usages: ['client'] },
+    now: new Date(),
+  });
   return {
-    certificatePem: [leaf, ...intermediates].map((c) => c.toString().trim()).join('\n') + '\n',
+    certificatePem: prepared.pems.fullchain,
     keyPem: key.privateKeyPem,
     commonName,
-    notBefore: new Date(leaf.validFrom),
-    notAfter: new Date(leaf.validTo),
-    serial: leaf.serialNumber,
+    notBefore: prepared.leaf.notBefore,
+    notAfter: prepared.leaf.notAfter,
+    serial: prepared.leaf.serial,
   };
 }

@@ -17,6 +17,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { AgentError, VaultUnavailableError } from '../errors.js';
+import type { CertificateAnswer } from '../vault/vault-client.js';
 import { isIssuedBy, isSelfSigned, uniqueCertificates } from './chain.js';
 import type { CertificateInfo } from './inspect.js';
 import { joinPem, parseCertificates, parsePrivateKey, privateKeyToPem } from './pem.js';
@@ -38,6 +39,18 @@ export interface VaultCertificateData {
   private_key_type?: unknown;
   serial_number?: unknown;
   expiration?: unknown;
+}
+
+/** The fields of the client's typed answer under the names Vault gives them (what this module checks). */
+export function vaultDataOf(answer: CertificateAnswer): VaultCertificateData {
+  return {
+    certificate: answer.certificate,
+    issuing_ca: answer.issuingCa,
+    ca_chain: answer.caChain,
+    private_key: answer.privateKey,
+    serial_number: answer.serialNumber,
+    expiration: answer.expiration,
+  };
 }
 
 export interface AssembledSet {
