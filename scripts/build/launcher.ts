@@ -5,7 +5,7 @@
 // - Any other command reads the program from this file and compiles it with vm.Script, taking V8's
 //   compiled code from a code cache when a trustworthy one for exactly this program and this Node.js
 //   exists (see docs/PERFORMANCE.md):
-//     1. $VPA_CODE_CACHE_DIR/vault-pki-agent-<program id>-<flags id>.cache, written at the end of a successful run
+//     1. $VPA_CODE_CACHE_DIR/vault-pki-agent-<program id>-<command>-<flags id>.cache, written at the end of a successful run
 //        when it was missing or unusable: it holds the code of everything that run used (the units set
 //        the variable to systemd's CacheDirectory);
 //     2. <this file>.cache, written by `--write-code-cache` (the build, node-boot.sh's install): the code
@@ -79,6 +79,15 @@ function flagsId(): string {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
+/**
+ * A run caches the code it used, which depends on the command: one file per command, so that the timer's
+ * `check` (often the first run after an upgrade) does not leave `bootstrap` a cache without its code.
+ */
+function commandId(): string {
+  const command = argv[0] ?? '';
+  return /^[a-z][a-z-]{0,30}$/.test(command) ? command : 'other';
+}
+
 /** The cache directory from VPA_CODE_CACHE_DIR, when it exists, is ours and nobody else may write it. */
 function cacheDirectory(): string | undefined {
   const dir = process.env.VPA_CODE_CACHE_DIR;
@@ -102,7 +111,9 @@ function load() {
     .join('\n');
   const dir = cacheDirectory();
   const dirCache =
-    dir === undefined ? undefined : join(dir, `vault-pki-agent-${__VPA_PROGRAM_ID__}-${flagsId()}.cache`);
+    dir === undefined
+      ? undefined
+      : join(dir, `vault-pki-agent-${__VPA_PROGRAM_ID__}-${commandId()}-${flagsId()}.cache`);
   const besideCache = `${selfFile}.cache`;
   let cachedData: Buffer | undefined;
   let from: 'dir' | 'beside' | undefined;

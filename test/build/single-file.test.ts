@@ -123,7 +123,7 @@ describe("VPA_CODE_CACHE_DIR (the units point it at systemd's CacheDirectory)", 
     expect(first.stderr).not.toContain('(dir)');
     const files = cacheFiles(cacheDir);
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(/^vault-pki-agent-[0-9a-f]{16}-[0-9a-f]{8}\.cache$/);
+    expect(files[0]).toMatch(/^vault-pki-agent-[0-9a-f]{16}-bootstrap-[0-9a-f]{8}\.cache$/);
     expect(statSync(join(cacheDir, files[0] as string)).mode & 0o777).toBe(0o644);
     const second = runIn(cacheDir);
     expect(second.stderr).toContain('code cache: used (dir)');
@@ -135,6 +135,16 @@ describe("VPA_CODE_CACHE_DIR (the units point it at systemd's CacheDirectory)", 
     expect(flagged.status, flagged.stderr).toBe(0);
     expect(cacheFiles(cacheDir)).toHaveLength(2);
     expect(runIn(cacheDir, { NODE_OPTIONS: '--max-old-space-size=64' }).stderr).toContain('used (dir)');
+    expect(runIn(cacheDir).stderr).toContain('used (dir)');
+  });
+
+  it('another command gets its own cache file (a first `check` does not stand in for `bootstrap`)', () => {
+    const before = cacheFiles(cacheDir).length;
+    const r = run(['check', '--help'], { VPA_DEBUG: '1', VPA_CODE_CACHE_DIR: cacheDir });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('(dir)');
+    expect(cacheFiles(cacheDir)).toHaveLength(before + 1);
+    expect(cacheFiles(cacheDir).some((f) => /-check-[0-9a-f]{8}\.cache$/.test(f))).toBe(true);
     expect(runIn(cacheDir).stderr).toContain('used (dir)');
   });
 
