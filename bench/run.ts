@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: figures for docs/PERFORMANCE.md, printed as Markdown.
  * 1. start-up: `node dist/vault-pki-agent.mjs --version` beside `node -e 0`;
- * 2. bootstrap of a four-certificate node (from nothing) vs bench/baseline-curl-jq.sh, same local OpenBao,
+ * 2. an EC P-256 key + CSR on the host;
+ *    bootstrap of a four-certificate node (from nothing) vs bench/baseline-curl-jq.sh, same local OpenBao,
  *    alternating runs, medians and ratio.
  * 3. bench/peers.ts: vault-pki-agent, curl+jq and OpenBao Agent side by side (wall, CPU, RSS, Vault requests);
  * 4. bench/storm.ts: fleet boot storm of STORM_AGENTS (300) agents, without and with a rate-limit quota.
@@ -11,6 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createCsr } from '../src/pki/csr.js';
+import { generateKey } from '../src/pki/keys.js';
 import { REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
 import { createToken, provisionTestPki, writePolicy } from '../test/support/vault-pki.js';
 import { runPeerBench } from './peers.js';
@@ -39,6 +42,22 @@ const startup = measureStartup(runs);
 console.log('## Start-up (median wall time, alternating runs)');
 for (const [k, v] of Object.entries(startup) as [string, { median: number; runs: number }][]) {
   console.log(`- ${k}: ${v.median.toFixed(1)} ms (${v.runs} runs)`);
+}
+
+// Key + CSR on the host (what each `sign` set costs before its request), in this process.
+{
+  const n = 200;
+  const subject = {
+    commonName: 'etcd-1',
+    dnsSans: ['etcd-1', 'localhost'],
+    ipSans: ['10.0.0.10', '127.0.0.1'],
+  };
+  createCsr(await generateKey({ type: 'ec', bits: 256 }), subject); // warm-up
+  const start = performance.now();
+  for (let i = 0; i < n; i++) createCsr(await generateKey({ type: 'ec', bits: 256 }), subject);
+  console.log(
+    `\n## EC P-256 key + CSR\n- ${((performance.now() - start) / n).toFixed(3)} ms each (${n} in a row)\n`,
+  );
 }
 
 const vault = await startOpenBao({ name: 'bench' });

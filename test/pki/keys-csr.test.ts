@@ -130,18 +130,4 @@ describe('generateKey + createCsr, checked by openssl', () => {
     // The event loop kept turning while the keys were generated in the thread pool.
     expect(ticks).toBeGreaterThan(0);
   });
-
-  it('timing: EC P-256 key + CSR (printed, not asserted)', async () => {
-    const n = 200;
-    const start = performance.now();
-    for (let i = 0; i < n; i++) {
-      const key = await generateKey({ type: 'ec', bits: 256 });
-      createCsr(key, SUBJECT);
-    }
-    const perIteration = (performance.now() - start) / n;
-    console.log(
-      `[pki timing] EC P-256 generateKey + createCsr: ${perIteration.toFixed(3)} ms/iteration over ${n}`,
-    );
-    expect(perIteration).toBeGreaterThan(0);
-  });
 });
