@@ -6,6 +6,7 @@ import {
   describeReissueReason,
   findReissueReason,
   inspectCertificateSet,
+  type ReissueReason,
   type SetSpec,
 } from '../../src/pki/inspect-set.js';
 import { generateKey } from '../../src/pki/keys.js';
@@ -230,7 +231,23 @@ describe('findReissueReason', () => {
     expect(findReissueReason({ current: sameCa, spec: SPEC, now: NOW })?.reason).toBe('cn-changed');
   });
 
-  it('every reason has a human description, and broken files give a verdict, not an exception', () => {
+  it('every reason has its own human description, and broken files give a verdict, not an exception', () => {
+    const reasons: ReissueReason[] = [
+      'missing',
+      'unreadable',
+      'key-mismatch',
+      'ca-changed',
+      'cn-changed',
+      'sans-changed',
+      'key-type-changed',
+      'usage-missing',
+      'expired',
+      'not-yet-valid',
+      'renewal-due',
+    ];
+    const texts = reasons.map((r) => describeReissueReason(r));
+    for (const text of texts) expect(text).toMatch(/^[a-z].{5,}/);
+    expect(new Set(texts).size).toBe(reasons.length);
     expect(describeReissueReason('renewal-due')).toBe('renewal is due');
     expect(computeRenewalTime(new Date(0), new Date(300_000), 2 / 3).getTime()).toBe(200_000);
     for (const bad of [
