@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './support/openbao.js';
 
 const FORBIDDEN =
-  /from '(node:fs|node:fs\/promises|fs|node:child_process|child_process|execa|node-vault|node:http|node:https|node:dns)'/;
+  /from '(node:fs|node:fs\/promises|fs|node:child_process|child_process|execa|node-vault|node:http|node:https|node:dns|[./]+\/files\/local-fs\.js)'/;
 
 const PURE: string[] = [
   ...readdirSync(join(REPO_ROOT, 'src/config')).map((f) => `src/config/${f}`),
@@ -35,5 +35,6 @@ describe('architecture', () => {
 
   it('the check can fail', () => {
     expect(FORBIDDEN.test("import { readFile } from 'node:fs/promises';")).toBe(true);
+    expect(FORBIDDEN.test("import { readFile } from '../files/local-fs.js';")).toBe(true);
   });
 });

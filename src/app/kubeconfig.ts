@@ -3,12 +3,13 @@
  * and the context in a kubeconfig, keeping every other entry; written atomically, 0600. The default user
  * runs `vault-pki-agent kube-credential`; `--embed` writes a certificate and key into the file instead.
  */
-import { mkdir, readFile, realpath } from 'node:fs/promises';
+
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { CliIo } from '../cli/run-cli.js';
 import { defaultMountNaming } from '../config/presets.js';
 import { ExitCode, UsageError, WriteError } from '../errors.js';
+import { mkdir, readFile, realpath } from '../files/local-fs.js';
 import { type EmbeddedUser, type ExecUser, mergeKubeconfig } from '../kube/kubeconfig.js';
 import { loggerFor } from './cli-context.js';
 import { issueEngineerCertificate } from './engineer-certificate.js';

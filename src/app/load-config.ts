@@ -1,8 +1,9 @@
 /** Reads the config file and the host facts its variables need, then hands both to the pure parser. */
-import { readFile } from 'node:fs/promises';
+
 import { needsEc2, parseConfig } from '../config/index.js';
 import type { AgentConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
+import { readFile } from '../files/local-fs.js';
 import { readHostFacts } from '../host/host-facts.js';
 import { createImdsClient } from '../host/imds.js';
 import type { Ec2Key } from '../host/types.js';

@@ -2,9 +2,10 @@
  * `provision --cluster C [--plan]`: compute the cluster's desired Vault state from the presets, read
  * what exists, print the diff, and apply only the differences (`--plan` changes nothing).
  */
-import { readFile } from 'node:fs/promises';
+
 import type { CliIo } from '../cli/run-cli.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
+import { readFile } from '../files/local-fs.js';
 import { computeDesiredState } from '../provision/desired-state.js';
 import { formatPlan, planChanges } from '../provision/diff.js';
 import {

@@ -6,9 +6,10 @@
  * SIGHUP: check everything now (and re-read the mounts' CAs). SIGTERM/SIGINT: finish the pass in progress
  * (a write is never cut in half), then exit 0.
  */
-import { readFile } from 'node:fs/promises';
+
 import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
+import { readFile } from '../files/local-fs.js';
 import { type Logger, registerSecret } from '../log.js';
 import { retryDelay } from '../plan/schedule.js';
 import { createVaultClient } from '../vault/node-vault-client.js';

@@ -4,9 +4,9 @@
  * every certificate and of the token, for `status` and metrics. Holds no secrets.
  */
 
-import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-file.js';
+import { mkdir, readFile } from '../files/local-fs.js';
 import { generateScheduleSeed } from '../plan/schedule.js';
 import type { CertificateOutcome, PassResult } from './certificate-pass.js';
 

@@ -3,11 +3,12 @@
  * VAULT_TOKEN, ~/.vault-token. The token is registered with the logger's redaction at once.
  * A response-wrapped token is unwrapped once and the unwrapped token replaces it in its file (0600).
  */
-import { readFile, stat } from 'node:fs/promises';
+
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError, ConfigError, VaultRefusedError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-file.js';
+import { readFile, stat } from '../files/local-fs.js';
 import { type Logger, registerSecret } from '../log.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 

@@ -5,9 +5,9 @@
  * the previous file is untouched until the rename.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { syncDirectory, toWriteError } from './fs-ops.js';
+import { open, rename, unlink } from './local-fs.js';
 
 /** `action` names the operation in the error ("cannot <action> <path>: <errno>"). */
 export async function writeFileAtomic(

@@ -14,7 +14,6 @@
  * the repair is listed in `repaired`.
  */
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FileNames, FilesSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
@@ -32,6 +31,7 @@ import {
   PREVIOUS_TMP,
   visibleLinkTarget,
 } from './layout.js';
+import { lstat, mkdir, open, readdir, readlink, rm, stat } from './local-fs.js';
 import { type Ownership, type OwnershipSources, resolveOwnership } from './owners.js';
 import { assertSafeTarget, childPath } from './safety.js';
 

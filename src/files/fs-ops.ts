@@ -3,8 +3,8 @@
  * WriteError that names the file and the errno (never the content).
  */
 import { constants } from 'node:fs';
-import { open, rename, rm, symlink } from 'node:fs/promises';
 import { AgentError, WriteError } from '../errors.js';
+import { open, rename, rm, symlink } from './local-fs.js';
 import type { Ownership } from './owners.js';
 
 export function errnoOf(error: unknown): string | undefined {

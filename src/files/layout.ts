@@ -9,10 +9,10 @@
  * Everything the writer owns starts with "..", which no configured file name may use.
  */
 import { randomBytes } from 'node:crypto';
-import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WriteError } from '../errors.js';
 import { attempt, errnoOf } from './fs-ops.js';
+import { link, readFile, rm, writeFile } from './local-fs.js';
 
 export const DATA_LINK = '..data';
 export const DATA_TMP = '..data_tmp';

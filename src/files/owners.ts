@@ -4,9 +4,9 @@
  * (/etc/passwd, /etc/group), then `getent` for NSS sources (LDAP, sssd).
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { childEnvironment } from '../services/child-env.js';
+import { readFile } from './local-fs.js';
 
 export interface Ownership {
   /** undefined = leave the owner as created (the agent's user). */

@@ -4,10 +4,10 @@
  * untrusted user owns, or a path that resolves (realpath) into directories such a user controls.
  */
 import type { Stats } from 'node:fs';
-import { lstat, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { WriteError } from '../errors.js';
 import { attempt, errnoOf } from './fs-ops.js';
+import { lstat, realpath, stat } from './local-fs.js';
 
 const STICKY = 0o1000;
 const WORLD_WRITE = 0o002;

@@ -4,8 +4,8 @@
  * the primary addresses as the source addresses of the default routes (/proc/net/route, ipv6_route).
  */
 import { lookup, lookupService } from 'node:dns/promises';
-import { readFile } from 'node:fs/promises';
 import { type NetworkInterfaceInfo, networkInterfaces, hostname as osHostname } from 'node:os';
+import { readFile } from '../files/local-fs.js';
 import type { HostFacts } from './types.js';
 
 export interface ReadHostFactsOptions {

@@ -3,10 +3,10 @@
  * (`$XDG_CACHE_HOME` or `~/.cache`), directory 0700, file 0600 from the moment it exists, replaced atomically.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-file.js';
+import { mkdir, readFile } from '../files/local-fs.js';
 
 export function credentialCacheDir(env: Record<string, string | undefined>): string {
   const base = env.XDG_CACHE_HOME?.trim() || join(env.HOME?.trim() || homedir(), '.cache');

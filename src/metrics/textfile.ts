@@ -4,10 +4,11 @@
  * and does not end in `.prom`, so the textfile collector (which reads `*.prom` only) never picks it up.
  * The file is 0644 whatever the umask: node_exporter usually runs as its own user.
  */
-import { mkdir } from 'node:fs/promises';
+
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-file.js';
 import { toWriteError } from '../files/fs-ops.js';
+import { mkdir } from '../files/local-fs.js';
 
 export const METRICS_FILE_MODE = 0o644;
 

@@ -3,10 +3,11 @@
  * ca.pem (and present the new client certificate if the server asks for one), or a command that must
  * exit 0. Retried until the timeout, because a restarted service needs a moment to listen again.
  */
-import { readFile } from 'node:fs/promises';
+
 import { connect } from 'node:tls';
 import type { HealthCheckSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
+import { readFile } from '../files/local-fs.js';
 import { childEnvironment } from './child-env.js';
 import { loadExeca } from './load-execa.js';
 
