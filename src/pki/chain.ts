@@ -6,14 +6,25 @@ import type { X509Certificate } from 'node:crypto';
 
 const MAX_DEPTH = 8;
 
+// Answers of isIssuedBy per pair: assembling a set orders its CAs and verifying it builds the chain, with
+// the same (shared, see pem.ts) certificate objects; a signature check is the costly part of both.
+const issuedBy = new WeakMap<X509Certificate, WeakMap<X509Certificate, boolean>>();
+
 /** `parent` signed `child`: issuer/subject names (and key ids) match and the signature verifies. */
 export function isIssuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  let known = issuedBy.get(child);
+  const cached = known?.get(parent);
+  if (cached !== undefined) return cached;
+  let answer: boolean;
   try {
-    return child.checkIssued(parent) && child.verify(parent.publicKey);
+    answer = child.checkIssued(parent) && child.verify(parent.publicKey);
   } catch {
     // An algorithm OpenSSL cannot verify with this key type is simply "not issued by".
-    return false;
+    answer = false;
   }
+  if (!known) issuedBy.set(child, (known = new WeakMap()));
+  known.set(parent, answer);
+  return answer;
 }
 
 export function isSelfSigned(cert: X509Certificate): boolean {

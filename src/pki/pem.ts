@@ -19,6 +19,22 @@ export function malformedInput(what: string, reason: string, cause?: unknown): W
   });
 }
 
+// The same CA arrives in every answer of a mount and is read again from every set's ca.pem, and a leaf is
+// parsed once assembling and once verifying: parsed objects are kept by their base64 (an X509Certificate
+// is immutable and holds public data only). Bounded, oldest dropped first.
+const parsed = new Map<string, X509Certificate>();
+const PARSED_MAX = 64;
+
+function certificateOf(base64: string): X509Certificate {
+  let cert = parsed.get(base64);
+  if (cert === undefined) {
+    cert = new X509Certificate(Buffer.from(base64, 'base64'));
+    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
+    parsed.set(base64, cert);
+  }
+  return cert;
+}
+
 /**
  * Every certificate in a PEM bundle, in order. Text outside the blocks (openssl's `subject=` lines)
  * is ignored; a block of another type (a key in a certificate bundle), a truncated block or bytes
@@ -34,7 +50,7 @@ export function parseCertificates(text: string, what: string): X509Certificate[]
     if (!BASE64.test(body))
       throw malformedInput(what, `certificate #${certs.length + 1} is not valid base64`);
     try {
-      certs.push(new X509Certificate(Buffer.from(body.replace(/\s+/g, ''), 'base64')));
+      certs.push(certificateOf(body.replace(/\s+/g, '')));
     } catch (error) {
       throw malformedInput(what, `certificate #${certs.length + 1} cannot be parsed`, error);
     }

@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { X509Certificate } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WriteError } from '../../src/errors.js';
+import { isIssuedBy } from '../../src/pki/chain.js';
 import { type CsrSubject, createCsr } from '../../src/pki/csr.js';
 import { generateKey } from '../../src/pki/keys.js';
-import { joinPem } from '../../src/pki/pem.js';
+import { joinPem, parseCertificates } from '../../src/pki/pem.js';
 import {
   assertCertificateSetValid,
   type ExpectedCertificate,
@@ -236,5 +238,32 @@ describe('verifyCertificateSet against openssl-made certificates', () => {
     );
     expect(w.details.problems).toBe('chain-invalid,eku-missing');
     expect(w.message).not.toContain('PRIVATE KEY');
+  });
+
+  it('parses a certificate once and checks a signature once, however often a pass meets them', async () => {
+    const { cert, key } = await issue(root);
+    const [leaf, ca] = parseCertificates(cert + root.certPem, 'bundle');
+    // Another spelling of the same certificate (CRLF, other line length) is the same parsed object.
+    const respelled = cert.replace(/\n/g, '\r\n');
+    expect(parseCertificates(respelled, 'cert.pem')[0]).toBe(leaf);
+    expect(parseCertificates(root.certPem, 'ca.pem')[0]).toBe(ca);
+    const verify = vi.spyOn(X509Certificate.prototype, 'verify');
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect(
+          verifyCertificateSet({
+            name: 'etcd-peer',
+            pems: { cert, key, ca: root.certPem },
+            expected: EXPECTED,
+            now: new Date(),
+          }).problems,
+        ).toEqual([]);
+      }
+      expect(isIssuedBy(leaf!, ca!)).toBe(true);
+      // leaf <- root once, root <- root (self-signed) at most once: not once per call.
+      expect(verify.mock.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      verify.mockRestore();
+    }
   });
 });
