@@ -45,6 +45,27 @@ const noSupportsColor = {
   },
 };
 
+// node-vault loads `https` (for an agent it builds only without a `request-promise` transport; the agent
+// always passes its own, src/vault/transport.ts, which loads https when Vault's address is https://) and
+// `debug` (which loads tty, and under DEBUG=node-vault or DEBUG=* would write its own lines, request bodies
+// among them, into the agent's stderr, breaking --log-format json).
+const nodeVaultUnusedEdges = {
+  name: 'node-vault-unused-edges',
+  setup(b) {
+    b.onResolve({ filter: /^(https|debug)$/ }, (args) =>
+      args.importer.includes('/node_modules/node-vault/')
+        ? { path: args.path, namespace: 'vpa-node-vault' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'vpa-node-vault' }, (args) => ({
+      contents:
+        args.path === 'debug'
+          ? 'module.exports = () => Object.assign(() => undefined, { enabled: false });'
+          : "module.exports = { get Agent() { throw new Error('node-vault builds no https agent: vault-pki-agent passes its own transport'); } };",
+    }));
+  },
+};
+
 // The program: argv -> runCli, in CommonJS (what vm.Script and Node 20's SEA both take).
 const program = await build({
   stdin: {
@@ -71,8 +92,18 @@ else void main(process.argv.slice(2));`,
   logLevel: 'warning',
   // node-vault requires axios at load time but the agent passes it its own transport (src/vault/transport.ts).
   alias: { axios: './scripts/build/axios-unused.mjs' },
-  plugins: [zodEnglishOnly, noSupportsColor],
-  define,
+  plugins: [zodEnglishOnly, noSupportsColor, nodeVaultUnusedEdges],
+  // `await import('node:tls')` and the like (builtins loaded on first use) become require() calls: the
+  // launcher's vm.Script has no dynamic-import loader.
+  supported: { 'dynamic-import': false },
+  define: {
+    ...define,
+    // In the program only yargs' ESM shim reads import.meta.url, to find its locales (none are shipped:
+    // English is built in). Empty in a CommonJS bundle, which made it throw and catch an error at every start.
+    'import.meta.url': JSON.stringify(
+      'file:///vault-pki-agent/node_modules/yargs/lib/platform-shims/esm.mjs',
+    ),
+  },
 });
 const programText = program.outputFiles.find((f) => f.path.endsWith('.cjs')).text;
 const legalText = program.outputFiles.find((f) => f.path.endsWith('.LEGAL.txt'))?.text ?? '';

@@ -3,7 +3,6 @@
  * typo fails the run up front instead of leaving a half-owned set behind. Local files first
  * (/etc/passwd, /etc/group), then `getent` for NSS sources (LDAP, sssd).
  */
-import { execFile } from 'node:child_process';
 import { ConfigError } from '../errors.js';
 import { childEnvironment } from '../services/child-env.js';
 import { readFile } from './local-fs.js';
@@ -46,7 +45,9 @@ function parseIdFile(text: string, idField: number): Map<string, number> {
   return ids;
 }
 
-function runGetent(database: 'passwd' | 'group', name: string): Promise<string | undefined> {
+async function runGetent(database: 'passwd' | 'group', name: string): Promise<string | undefined> {
+  // Loaded here: only a name missing from /etc/passwd or /etc/group needs a child process.
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
     // Without the Vault credentials in the agent's environment, like every program the agent starts.
     execFile('getent', [database, name], { timeout: 5000, env: childEnvironment() }, (error, stdout) => {

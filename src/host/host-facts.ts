@@ -3,7 +3,6 @@
  * the FQDN the way `hostname -f` finds it (resolver + reverse lookup, bounded by a short timeout), and
  * the primary addresses as the source addresses of the default routes (/proc/net/route, ipv6_route).
  */
-import { lookup, lookupService } from 'node:dns/promises';
 import { type NetworkInterfaceInfo, networkInterfaces, hostname as osHostname } from 'node:os';
 import { readFile } from '../files/local-fs.js';
 import type { HostFacts } from './types.js';
@@ -161,6 +160,8 @@ export async function resolveFqdn(hostname: string, timeoutMs = 500): Promise<st
   if (hostname.includes('.')) return hostname;
   const found = await withTimeout(
     (async () => {
+      // Loaded here: only a config that uses ${host.fqdn} resolves it.
+      const { lookup, lookupService } = await import('node:dns/promises');
       const addresses = await lookup(hostname, { all: true });
       const names = await Promise.all(
         addresses.map((a) =>

@@ -4,7 +4,6 @@
  * exit 0. Retried until the timeout, because a restarted service needs a moment to listen again.
  */
 
-import { connect } from 'node:tls';
 import type { HealthCheckSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
 import { readFile } from '../files/local-fs.js';
@@ -18,11 +17,13 @@ export interface HealthCheckFiles {
   ca: string;
 }
 
-function tlsHandshake(
+async function tlsHandshake(
   target: string,
   files: { cert: Buffer; key: Buffer; ca: Buffer },
   timeoutMs: number,
 ): Promise<void> {
+  // Loaded here: most sets have no TLS health check, and Node's TLS stack is ~1 ms to load at boot.
+  const { connect } = await import('node:tls');
   const i = target.lastIndexOf(':');
   const host = target.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(target.slice(i + 1));

@@ -6,7 +6,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { ResolvedVaultSettings } from './settings.js';
@@ -75,13 +74,24 @@ export function loadCaBundle(
 export function createTransport({ settings, onResponse }: TransportOptions): Transport {
   const ca = loadCaBundle(settings);
   const isHttps = settings.address.startsWith('https:');
-  const agent = isHttps
-    ? new https.Agent({ keepAlive: true, maxSockets: 16, ca, rejectUnauthorized: !settings.skipVerify })
-    : new http.Agent({ keepAlive: true, maxSockets: 16 });
-  const lib = isHttps ? https : http;
+  // node:https (and Node's TLS stack under it, ~2 ms) is loaded on the first request to an https:// Vault.
+  let client: Promise<{ lib: Pick<typeof http, 'request'>; agent: http.Agent }> | undefined;
+  const connection = () =>
+    (client ??= isHttps
+      ? import('node:https').then((https) => ({
+          lib: https,
+          agent: new https.Agent({
+            keepAlive: true,
+            maxSockets: 16,
+            ca,
+            rejectUnauthorized: !settings.skipVerify,
+          }),
+        }))
+      : Promise.resolve({ lib: http, agent: new http.Agent({ keepAlive: true, maxSockets: 16 }) }));
 
-  return (req) =>
-    new Promise<TransportResponse>((resolve, reject) => {
+  return async (req) => {
+    const { lib, agent } = await connection();
+    return new Promise<TransportResponse>((resolve, reject) => {
       const url = new URL(req.uri);
       const payload = req.json === undefined ? undefined : Buffer.from(JSON.stringify(req.json));
       const headers: Record<string, string | number> = { ...req.headers, Accept: 'application/json' };
@@ -126,4 +136,5 @@ export function createTransport({ settings, onResponse }: TransportOptions): Tra
       if (payload) request.write(payload);
       request.end();
     });
+  };
 }

@@ -47,6 +47,13 @@ describe('dist/vault-pki-agent.mjs alone', () => {
     expect(r.stdout).toMatch(/--only/);
   });
 
+  it('the program makes no dynamic import() (the launcher runs it in a vm.Script, which has no loader for one)', () => {
+    // Builtins loaded on first use (node:tls, node:https, ...) must be require() calls in the bundle.
+    const text = readFileSync(copy, 'latin1');
+    const program = text.slice(text.lastIndexOf('\n//@vpa-program\n'));
+    expect(program.match(/.{0,40}\bimport\(.{0,40}/g) ?? []).toEqual([]);
+  });
+
   it('a command that loads every dependency (config error path: yaml, zod) fails cleanly, not on a missing module', () => {
     const r = run(['check', '--config', join(dir, 'missing.yaml')]);
     expect(r.status).toBe(3);
