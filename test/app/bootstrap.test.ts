@@ -253,4 +253,15 @@ describe('bootstrap against a real OpenBao', () => {
     expect(run.stderr + run.stdout).not.toContain(token);
     expect(() => statSync(join(work, 'pki', 'etcd-server'))).toThrow();
   });
+
+  it('under DEBUG=* every stderr line is still one of the agent JSON log lines', async () => {
+    // node-vault's `debug` would print its own lines (request bodies among them) into a JSON log stream.
+    const run = await bootstrap(['--only', 'etcd-peer', '--log-format', 'json', '--log-level', 'debug'], {
+      DEBUG: '*',
+    });
+    expect(run.code).toBe(0);
+    const stderr = run.stderr.split('\n').filter(Boolean);
+    expect(stderr.length).toBeGreaterThan(3);
+    for (const line of stderr) expect(() => JSON.parse(line), line).not.toThrow();
+  });
 });
