@@ -124,7 +124,7 @@ export async function runPeerBench(runs = Number(process.env.BENCH_RUNS ?? 21)):
       {
         name: 'vault-pki-agent',
         shown:
-          'VPA_CODE_CACHE_DIR=cache/ node dist/vault-pki-agent.mjs bootstrap --config vpa.yaml --log-level warn',
+          'VPA_CODE_CACHE_DIR=cache/ node dist/vault-pki-agent.cjs bootstrap --config vpa.yaml --log-level warn',
         argv: [process.execPath, AGENT_BIN, 'bootstrap', '--config', agentConfig, '--log-level', 'warn'],
         // As the units run it: V8's code cache kept between runs (written by the discarded warm-up round).
         env: { ...base, VPA_CODE_CACHE_DIR: codeCacheDir },

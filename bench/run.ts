@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: figures for docs/PERFORMANCE.md, printed as Markdown.
- * 1. start-up: `node dist/vault-pki-agent.mjs --version` beside `node -e 0`;
+ * 1. start-up: `node dist/vault-pki-agent.cjs --version` beside `node -e 0`;
  * 2. an EC P-256 key + CSR on the host;
  *    bootstrap of a four-certificate node (from nothing) vs bench/baseline-curl-jq.sh, same local OpenBao,
  *    alternating runs, medians and ratio.
@@ -23,7 +23,7 @@ import { runStormBench, stopVault } from './storm.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 21);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const agent = join(REPO_ROOT, 'dist', 'vault-pki-agent.mjs');
+const agent = join(REPO_ROOT, 'dist', 'vault-pki-agent.cjs');
 
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   const t0 = process.hrtime.bigint();

@@ -1,11 +1,11 @@
-// Median wall time of `node dist/vault-pki-agent.mjs --version` beside `node -e 0`, alternating runs.
+// Median wall time of `node dist/vault-pki-agent.cjs --version` beside `node -e 0`, alternating runs.
 import { spawnSync } from 'node:child_process';
 
 export function measureStartup(runs = 41) {
   const cases = {
     'node -e 0': [process.execPath, ['-e', '0']],
-    'vault-pki-agent --version': [process.execPath, ['dist/vault-pki-agent.mjs', '--version']],
-    'vault-pki-agent --help': [process.execPath, ['dist/vault-pki-agent.mjs', '--help']],
+    'vault-pki-agent --version': [process.execPath, ['dist/vault-pki-agent.cjs', '--version']],
+    'vault-pki-agent --help': [process.execPath, ['dist/vault-pki-agent.cjs', '--help']],
   };
   const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (let i = 0; i < runs; i++) {

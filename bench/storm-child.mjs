@@ -2,7 +2,7 @@
 // same moment (spawning 300 Node processes on a small machine takes seconds; the barrier keeps that
 // spawn time out of the storm). On release the built agent runs in this process, as if started directly:
 // the agent's module load is part of the measured time, like on a booting machine.
-// Usage: node storm-child.mjs <dist/vault-pki-agent.mjs> <agent args...>
+// Usage: node storm-child.mjs <dist/vault-pki-agent.cjs> <agent args...>
 const [agent, ...args] = process.argv.slice(2);
 const hold = setInterval(() => {}, 1 << 30);
 process.once('SIGUSR2', () => {

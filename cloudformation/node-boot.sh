@@ -91,9 +91,11 @@ install_agent() { # install_agent PACKAGE_DIR (an extracted `npm pack` tarball)
   install_node
   node=$(find_node)
   install -d -m 0755 "$LIB"
-  install -m 0644 "$pkg/dist/vault-pki-agent.mjs" "$LIB/vault-pki-agent.mjs"
+  # The launcher and the program it reads from beside itself (an upgrade replaces both).
+  install -m 0644 "$pkg/dist/vault-pki-agent-program.cjs" "$LIB/vault-pki-agent-program.cjs"
+  install -m 0644 "$pkg/dist/vault-pki-agent.cjs" "$LIB/vault-pki-agent.cjs"
   # The units call /usr/local/bin/vault-pki-agent; the node binary's name differs between distributions.
-  printf '#!/bin/sh\nexec %s %s "$@"\n' "$node" "/usr/local/lib/vault-pki-agent/vault-pki-agent.mjs" >"$ROOT/usr/local/bin/vault-pki-agent"
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$node" "/usr/local/lib/vault-pki-agent/vault-pki-agent.cjs" >"$ROOT/usr/local/bin/vault-pki-agent"
   chmod 0755 "$ROOT/usr/local/bin/vault-pki-agent"
   install -m 0644 "$pkg"/units/*.service "$pkg"/units/*.timer "$ROOT/etc/systemd/system/"
   for dir in "$pkg"/units/dropins/*.service.d; do

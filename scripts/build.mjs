@@ -1,12 +1,13 @@
-// Builds the agent into one file that needs no node_modules at run time: dist/vault-pki-agent.mjs.
+// Builds the agent into two files that need no node_modules at run time: dist/vault-pki-agent.cjs (the
+// launcher, what `node` runs) and dist/vault-pki-agent-program.cjs beside it.
 //
-// The program itself (src/main.ts) is one CommonJS bundle (esbuild, minified). The .mjs is a small launcher
-// (scripts/build/launcher.ts) that answers `--version` at once and carries the program after itself as `//`
-// comment lines, compiled with vm.Script and V8's code cache only when a real command runs. The same CommonJS
-// bundle is the main script of the Node single-executable binary (`--sea` / `--sea-only`, into .cache/sea/).
+// The program itself (src/main.ts) is one CommonJS bundle (esbuild, minified). The launcher
+// (scripts/build/launcher.ts) answers `--version` at once; any other command compiles the program with
+// vm.Script and V8's code cache. The same CommonJS bundle is the main script of the Node single-executable
+// binary (`--sea` / `--sea-only`, into .cache/sea/).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -15,9 +16,8 @@ try {
   commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 } catch {}
 
-const outfile = 'dist/vault-pki-agent.mjs';
-// Where the program starts in dist/vault-pki-agent.mjs (scripts/build/launcher.ts reads it from there).
-const PROGRAM_MARKER = '\n//@vpa-program\n//';
+const outfile = 'dist/vault-pki-agent.cjs';
+const PROGRAM_FILE = 'vault-pki-agent-program.cjs';
 const define = {
   __VPA_VERSION__: JSON.stringify(pkg.version),
   __VPA_COMMIT__: JSON.stringify(commit),
@@ -71,7 +71,7 @@ const program = await build({
   stdin: {
     contents: `import { main, preload } from './src/main.ts';
 declare const module: { vpaLauncher?: boolean; exports: unknown };
-// Under the launcher (dist/vault-pki-agent.mjs) the program only hands over its entry points; as the main
+// Under the launcher (dist/vault-pki-agent.cjs) the program only hands over its entry points; as the main
 // script of the single-executable binary it runs at once.
 if (module.vpaLauncher) module.exports = { main, preload };
 else void main(process.argv.slice(2));`,
@@ -86,7 +86,7 @@ else void main(process.argv.slice(2));`,
   target: 'node20',
   format: 'cjs',
   minify: !process.env.VPA_BUILD_READABLE,
-  // The bundled packages' licence notices, shipped beside the agent as dist/vault-pki-agent.mjs.LEGAL.txt.
+  // The bundled packages' licence notices, shipped beside the agent as dist/vault-pki-agent.cjs.LEGAL.txt.
   legalComments: 'external',
   metafile: true,
   logLevel: 'warning',
@@ -110,6 +110,7 @@ const legalText = program.outputFiles.find((f) => f.path.endsWith('.LEGAL.txt'))
 
 const seaOnly = process.argv.includes('--sea-only');
 if (!seaOnly) {
+  const programId = createHash('sha256').update(programText).digest('hex').slice(0, 16);
   const launcher = await build({
     entryPoints: ['scripts/build/launcher.ts'],
     write: false,
@@ -117,38 +118,43 @@ if (!seaOnly) {
     bundle: true,
     platform: 'node',
     target: 'node20',
-    format: 'esm',
+    format: 'cjs',
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
     define: {
       ...define,
-      __VPA_PROGRAM_MARKER__: JSON.stringify(PROGRAM_MARKER),
-      // Names the code cache of exactly this program (V8 itself compares only the source length).
-      __VPA_PROGRAM_ID__: JSON.stringify(createHash('sha256').update(programText).digest('hex').slice(0, 16)),
+      __VPA_PROGRAM_FILE__: JSON.stringify(PROGRAM_FILE),
+      // Names the code cache of exactly this program (V8 itself compares only the source length), and is the
+      // program file's first line.
+      __VPA_PROGRAM_ID__: JSON.stringify(programId),
     },
   });
   const text = launcher.outputFiles[0].text;
-  // The program goes after the launcher as `//` lines: V8 skips comments far faster than it reads a 760 KB
-  // string literal. A line terminator other than \n inside the program would end a comment early.
-  if (programText.includes('@vpa-program')) throw new Error('program text holds the program marker');
-  if (/[\r\u2028\u2029]/.test(programText)) throw new Error('program text holds a \\r, U+2028 or U+2029');
-  // The launcher reads itself as latin1 (no UTF-8 decoding): esbuild escapes non-ASCII, keep it that way.
+  // The launcher reads the program as latin1 (no UTF-8 decoding): esbuild escapes non-ASCII, keep it that way.
   // (esbuild escapes non-ASCII in strings, regexps and identifiers; only the readable build keeps comments,
   // where latin1 decoding changes nothing.)
-  const nonAscii = process.env.VPA_BUILD_READABLE ? null : /[^\x00-\x7f]/.exec(programText + text);
+  const nonAscii = process.env.VPA_BUILD_READABLE ? null : /[^\x00-\x7f]/.exec(programText);
   if (nonAscii)
     throw new Error(
-      `the built agent is not pure ASCII: ${JSON.stringify((programText + text).slice(nonAscii.index - 60, nonAscii.index + 20))}`,
+      `the built agent is not pure ASCII: ${JSON.stringify(programText.slice(nonAscii.index - 60, nonAscii.index + 20))}`,
     );
   mkdirSync('dist', { recursive: true });
+  for (const old of [
+    'dist/vault-pki-agent.mjs',
+    'dist/vault-pki-agent.mjs.cache',
+    'dist/vault-pki-agent.mjs.LEGAL.txt',
+  ])
+    rmSync(old, { force: true });
+  // The program as one function expression (what the launcher's vm.Script evaluates to), after its id line.
   writeFileSync(
-    outfile,
-    `#!/usr/bin/env node\n${text}${PROGRAM_MARKER}${programText.split('\n').join('\n//')}\n`,
+    `dist/${PROGRAM_FILE}`,
+    `//vpa-program ${programId}\n(function (exports, require, module, __filename, __dirname) {${programText}\n})`,
   );
+  writeFileSync(outfile, `#!/usr/bin/env node\n${text}`);
   chmodSync(outfile, 0o755);
   writeFileSync(`${outfile}.LEGAL.txt`, legalText);
-  // The V8 code cache for this Node.js (dist/vault-pki-agent.mjs.cache); node-boot.sh writes it again on
+  // The V8 code cache for this Node.js (dist/vault-pki-agent.cjs.cache); node-boot.sh writes it again on
   // the host, whose Node.js may differ (V8 rejects a cache from another version; the program then compiles).
   execFileSync(process.execPath, [outfile, '--write-code-cache'], { stdio: 'pipe' });
   if (process.env.VPA_BUILD_REPORT) {

@@ -18,7 +18,7 @@ import { freePort, REPO_ROOT, startOpenBao, vaultVersion } from '../test/support
 
 const started = performance.now();
 const out = join(REPO_ROOT, 'demo-out');
-const agent = join(REPO_ROOT, 'dist', 'vault-pki-agent.mjs');
+const agent = join(REPO_ROOT, 'dist', 'vault-pki-agent.cjs');
 const step = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
 const isRoot = process.getuid?.() === 0;
 

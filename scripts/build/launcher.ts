@@ -1,10 +1,10 @@
-// The launcher: the first lines of dist/vault-pki-agent.mjs. The program (one CommonJS bundle) follows
-// it in the same file, as `//` comment lines after PROGRAM_MARKER, so the ES module parser only skips it.
+// The launcher: dist/vault-pki-agent.cjs, a small CommonJS file. The program (one CommonJS bundle, wrapped
+// in a function expression) is dist/vault-pki-agent-program.cjs beside it, whose first line names its id.
 //
 // - `--version` is answered here: the program is never read.
-// - Any other command reads the program from this file and compiles it with vm.Script, taking V8's
-//   compiled code from a code cache when a trustworthy one for exactly this program and this Node.js
-//   exists (see docs/PERFORMANCE.md):
+// - Any other command reads the program and compiles it with vm.Script, taking V8's compiled code from a
+//   code cache when a trustworthy one for exactly this program and this Node.js exists (see
+//   docs/PERFORMANCE.md):
 //     1. $VPA_CODE_CACHE_DIR/vault-pki-agent-<program id>-<command>-<flags id>.cache, written at the end of a successful run
 //        when it was missing or unusable: it holds the code of everything that run used (the units set
 //        the variable to systemd's CacheDirectory);
@@ -13,6 +13,11 @@
 //   A cache is trusted only when owned like its directory's owner expects (the effective user, or this
 //   file's owner) and writable by nobody else, and its header names this program and this Node.js; V8
 //   itself rejects a cache from another V8 version or flags, and the program then compiles as usual.
+// - A program file whose first line names another id (a half-finished upgrade) is refused: a cache made for
+//   one program must never be handed to V8 with another's source (V8 compares only the length).
+//
+// Why two files and CommonJS (docs/ARCHITECTURE.md): an ES module entry costs Node ~3.5 ms more to start,
+// and a program carried inside the entry file had to be scanned by the entry's parser and cut out of it.
 import {
   closeSync,
   fstatSync,
@@ -23,14 +28,12 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { versionText } from '../../src/cli/version.js';
 
-declare const __VPA_PROGRAM_MARKER__: string;
 declare const __VPA_PROGRAM_ID__: string;
+declare const __VPA_PROGRAM_FILE__: string;
 
 interface Program {
   main(argv: string[]): Promise<void>;
@@ -38,7 +41,8 @@ interface Program {
 }
 
 const argv = process.argv.slice(2);
-const selfFile = fileURLToPath(import.meta.url);
+const selfFile = __filename;
+const programFile = join(__dirname, __VPA_PROGRAM_FILE__);
 const HEADER = Buffer.from(`vpa-code-cache ${__VPA_PROGRAM_ID__} ${process.version} ${process.arch}\n`);
 
 /** Not writable by group or others, owned by `uid`. */
@@ -101,14 +105,13 @@ function cacheDirectory(): string | undefined {
 }
 
 function load() {
-  const text = readFileSync(selfFile, 'latin1');
-  // The last occurrence: the launcher's own copy of the marker (this string) comes first.
-  const at = text.lastIndexOf(__VPA_PROGRAM_MARKER__);
-  if (at < 0) throw new Error(`${selfFile}: the program is missing (damaged file?)`);
-  const source = text
-    .slice(at + __VPA_PROGRAM_MARKER__.length)
-    .split('\n//')
-    .join('\n');
+  const source = readFileSync(programFile, 'latin1');
+  const header = `//vpa-program ${__VPA_PROGRAM_ID__}\n`;
+  if (!source.startsWith(header)) {
+    throw new Error(
+      `${programFile} is not the program this launcher was built with (${JSON.stringify(source.slice(0, 30))}...): reinstall both files`,
+    );
+  }
   const dir = cacheDirectory();
   const dirCache =
     dir === undefined
@@ -125,12 +128,10 @@ function load() {
       from = cachedData ? 'beside' : undefined;
     }
   }
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: selfFile,
-    cachedData,
-  });
+  // The file is `(function (exports, require, module, __filename, __dirname) {...})`: its value is the wrapper.
+  const script = new Script(source, { filename: programFile, cachedData });
   const module = { exports: {} as unknown, vpaLauncher: true };
-  script.runInThisContext()(module.exports, createRequire(selfFile), module, selfFile, dirname(selfFile));
+  script.runInThisContext()(module.exports, require, module, programFile, dirname(programFile));
   const rejected = cachedData !== undefined && script.cachedDataRejected === true;
   return {
     program: module.exports as Program,
@@ -142,29 +143,36 @@ function load() {
   };
 }
 
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-  process.stdout.write(`${versionText()}\n`);
-} else if (argv.length === 1 && argv[0] === '--write-code-cache') {
-  const { program, script, besideCache } = load();
-  await program.preload();
-  const data = script.createCachedData();
-  rmSync(`${besideCache}.${process.pid}.tmp`, { force: true });
-  writeCodeCache(besideCache, data);
-  process.stdout.write(
-    `${besideCache}: ${data.length} bytes of V8 code cache for node ${process.versions.node}\n`,
-  );
-} else {
-  const { program, script, dirCacheToWrite, cache } = load();
-  if (process.env.VPA_DEBUG) process.stderr.write(`code cache: ${cache}\n`);
-  if (dirCacheToWrite) {
-    process.once('exit', (code) => {
-      if (code !== 0) return;
-      try {
-        writeCodeCache(dirCacheToWrite, script.createCachedData());
-      } catch {
-        // A cache is an optimisation: a full disk or a race with another run must not fail the command.
-      }
-    });
+async function launch(): Promise<void> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${versionText()}\n`);
+  } else if (argv.length === 1 && argv[0] === '--write-code-cache') {
+    const { program, script, besideCache } = load();
+    await program.preload();
+    const data = script.createCachedData();
+    rmSync(`${besideCache}.${process.pid}.tmp`, { force: true });
+    writeCodeCache(besideCache, data);
+    process.stdout.write(
+      `${besideCache}: ${data.length} bytes of V8 code cache for node ${process.versions.node}\n`,
+    );
+  } else {
+    const { program, script, dirCacheToWrite, cache } = load();
+    if (process.env.VPA_DEBUG) process.stderr.write(`code cache: ${cache}\n`);
+    if (dirCacheToWrite) {
+      process.once('exit', (code) => {
+        if (code !== 0) return;
+        try {
+          writeCodeCache(dirCacheToWrite, script.createCachedData());
+        } catch {
+          // A cache is an optimisation: a full disk or a race with another run must not fail the command.
+        }
+      });
+    }
+    await program.main(argv);
   }
-  await program.main(argv);
 }
+
+launch().catch((error: unknown) => {
+  process.stderr.write(`vault-pki-agent: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

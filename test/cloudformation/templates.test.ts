@@ -232,7 +232,7 @@ describe('rendered user data', () => {
 });
 
 describe('the release tarball (`npm pack`) holds what fetch-and-boot and node-boot use', () => {
-  it('dist/vault-pki-agent.mjs, the units and node-boot.sh', () => {
+  it('the agent (launcher and program), the units and node-boot.sh', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
@@ -240,7 +240,8 @@ describe('the release tarball (`npm pack`) holds what fetch-and-boot and node-bo
     expect(r.status, r.stderr).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path);
     for (const path of [
-      'dist/vault-pki-agent.mjs',
+      'dist/vault-pki-agent.cjs',
+      'dist/vault-pki-agent-program.cjs',
       'cloudformation/node-boot.sh',
       'units/vault-pki-agent.service',
       'units/vault-pki-agent-renew.service',

@@ -1,4 +1,4 @@
-/** Runs the built agent (dist/vault-pki-agent.mjs) as a separate process, the way systemd or cloud-init would. */
+/** Runs the built agent (dist/vault-pki-agent.cjs) as a separate process, the way systemd or cloud-init would. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './openbao.js';
@@ -11,7 +11,7 @@ function record(args: readonly string[], run: AgentRun): AgentRun {
   return run;
 }
 
-export const AGENT_BIN = join(REPO_ROOT, 'dist', 'vault-pki-agent.mjs');
+export const AGENT_BIN = join(REPO_ROOT, 'dist', 'vault-pki-agent.cjs');
 
 export interface AgentRun {
   code: number | null;

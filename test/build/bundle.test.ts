@@ -1,7 +1,7 @@
 /**
- * The bundled agent is one file: copied alone into an empty directory (no node_modules anywhere
- * above it), it still answers `--version` and `bootstrap --help`, which loads the CLI parser and the
- * bootstrap command's module.
+ * The bundled agent is two files, the launcher and its program: copied alone into an empty directory (no
+ * node_modules anywhere above it), they still answer `--version` and `bootstrap --help`, which loads the CLI
+ * parser and the bootstrap command's module.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -16,13 +16,16 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AGENT_BIN } from '../support/agent.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vpa-single-file-'));
-const copy = join(dir, 'vault-pki-agent.mjs');
+const PROGRAM = 'vault-pki-agent-program.cjs';
+const dir = mkdtempSync(join(tmpdir(), 'vpa-bundle-'));
+const copy = join(dir, 'vault-pki-agent.cjs');
+const programCopy = join(dir, PROGRAM);
 copyFileSync(AGENT_BIN, copy);
+copyFileSync(join(dirname(AGENT_BIN), PROGRAM), programCopy);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // A bare environment and cwd: nothing resolves from the repository's node_modules.
@@ -33,7 +36,7 @@ const run = (args: string[], env: Record<string, string> = {}) =>
     encoding: 'utf8',
   });
 
-describe('dist/vault-pki-agent.mjs alone', () => {
+describe('dist/vault-pki-agent.cjs and its program, alone', () => {
   it('--version', () => {
     const r = run(['--version']);
     expect(r.status, r.stderr).toBe(0);
@@ -49,8 +52,7 @@ describe('dist/vault-pki-agent.mjs alone', () => {
 
   it('the program makes no dynamic import() (the launcher runs it in a vm.Script, which has no loader for one)', () => {
     // Builtins loaded on first use (node:tls, node:https, ...) must be require() calls in the bundle.
-    const text = readFileSync(copy, 'latin1');
-    const program = text.slice(text.lastIndexOf('\n//@vpa-program\n'));
+    const program = readFileSync(programCopy, 'latin1');
     expect(program.match(/.{0,40}\bimport\(.{0,40}/g) ?? []).toEqual([]);
   });
 
@@ -58,6 +60,35 @@ describe('dist/vault-pki-agent.mjs alone', () => {
     const r = run(['check', '--config', join(dir, 'missing.yaml')]);
     expect(r.status).toBe(3);
     expect(r.stderr).not.toMatch(/Cannot find (module|package)/);
+  });
+
+  it('a program file from another build (half an upgrade) is refused with exit 1, before any cache is used', () => {
+    const good = readFileSync(programCopy);
+    const other = Buffer.from(good);
+    other.write('0123456789abcdef', '//vpa-program '.length, 'latin1');
+    writeFileSync(programCopy, other);
+    try {
+      const r = run(['bootstrap', '--help'], { VPA_DEBUG: '1' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/is not the program this launcher was built with.*reinstall both files/);
+      expect(r.stderr).not.toContain('code cache');
+    } finally {
+      writeFileSync(programCopy, good);
+    }
+    expect(run(['--version']).status).toBe(0);
+  });
+
+  it('a missing program file is exit 1 naming it; --version needs only the launcher', () => {
+    const good = readFileSync(programCopy);
+    rmSync(programCopy);
+    try {
+      expect(run(['--version']).status).toBe(0);
+      const r = run(['bootstrap', '--help']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(programCopy);
+    } finally {
+      writeFileSync(programCopy, good);
+    }
   });
 });
 
