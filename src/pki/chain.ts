@@ -22,7 +22,10 @@ export function isIssuedBy(child: X509Certificate, parent: X509Certificate): boo
     // An algorithm OpenSSL cannot verify with this key type is simply "not issued by".
     answer = false;
   }
-  if (!known) issuedBy.set(child, (known = new WeakMap()));
+  if (!known) {
+    known = new WeakMap();
+    issuedBy.set(child, known);
+  }
   known.set(parent, answer);
   return answer;
 }
