@@ -261,7 +261,7 @@ async function linkDrift(dir: string, entries: Entry[]): Promise<Drift[]> {
     const was = !st ? 'missing' : st.isSymbolicLink() ? 'a foreign symlink' : 'a plain file';
     drift.push({
       what: `${path}: ${was} -> symlink ${target}`,
-      fix: () => replaceSymlink(path, join(dir, `${LINK_TMP_PREFIX}${e.name}`), target),
+      fix: () => replaceSymlink(path, join(dir, `${LINK_TMP_PREFIX}${e.name}`), target, { missing: !st }),
       visible: true,
     });
   }
@@ -470,7 +470,8 @@ export async function writeCertificateSet(
     const removed = await recoverLocked(spec.dir);
     if (removed.length > 0) repaired.push(`${spec.dir}: removed leftovers ${removed.join(' ')}`);
 
-    let current = await readPointer(spec.dir, DATA_LINK);
+    const dataLink = await readPointer(spec.dir, DATA_LINK);
+    let current = dataLink;
     if (current && !(await isDirectory(join(spec.dir, current)))) current = undefined;
     if (!current) {
       const migration = await migratePlainFiles(spec, entries, ids, now);
@@ -520,7 +521,9 @@ export async function writeCertificateSet(
       if (current) {
         await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), current);
       }
-      await replaceSymlink(join(spec.dir, DATA_LINK), join(spec.dir, DATA_TMP), generation);
+      await replaceSymlink(join(spec.dir, DATA_LINK), join(spec.dir, DATA_TMP), generation, {
+        missing: current === undefined && dataLink === undefined,
+      });
     } catch (error) {
       if (oldPrevious && current) {
         await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), oldPrevious).catch(

@@ -4,7 +4,7 @@
  */
 import { constants } from 'node:fs';
 import { AgentError, WriteError } from '../errors.js';
-import { open, rename, rm, symlink } from './local-fs.js';
+import { open, removeFile, rename, symlink } from './local-fs.js';
 import type { Ownership } from './owners.js';
 
 export function errnoOf(error: unknown): string | undefined {
@@ -70,15 +70,32 @@ export async function syncDirectory(path: string): Promise<void> {
   });
 }
 
-/** Point `path` at `target` atomically: a temporary symlink renamed over the old entry. */
-export async function replaceSymlink(path: string, tmpPath: string, target: string): Promise<void> {
+/**
+ * Point `path` at `target` atomically: a temporary symlink renamed over the old entry. When the caller saw
+ * no entry at `path` (`missing`), the link is created there directly (as atomic: it exists or it does not),
+ * falling back to the rename if something appeared in between.
+ */
+export async function replaceSymlink(
+  path: string,
+  tmpPath: string,
+  target: string,
+  opts: { missing?: boolean } = {},
+): Promise<void> {
   await attempt('link', path, async () => {
-    await rm(tmpPath, { force: true });
+    if (opts.missing) {
+      try {
+        await symlink(target, path);
+        return;
+      } catch (error) {
+        if (errnoOf(error) !== 'EEXIST') throw error;
+      }
+    }
+    await removeFile(tmpPath);
     await symlink(target, tmpPath);
     try {
       await rename(tmpPath, path);
     } catch (error) {
-      await rm(tmpPath, { force: true }).catch(() => undefined);
+      await removeFile(tmpPath).catch(() => undefined);
       throw error;
     }
   });

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { WriteError } from '../errors.js';
 import { attempt, errnoOf } from './fs-ops.js';
-import { link, readFile, rm, writeFile } from './local-fs.js';
+import { link, readFile, removeFile, writeFile } from './local-fs.js';
 
 export const DATA_LINK = '..data';
 export const DATA_TMP = '..data_tmp';
@@ -108,10 +108,10 @@ export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
             );
           }
           // Dead holder (or an earlier run of this pid): the lock is stale.
-          await rm(lockPath, { force: true });
+          await removeFile(lockPath);
         }
       } finally {
-        await rm(tmp, { force: true });
+        await removeFile(tmp);
       }
     });
   } catch (error) {
@@ -121,7 +121,7 @@ export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
   }
   return async () => {
     try {
-      await rm(lockPath, { force: true });
+      await removeFile(lockPath);
     } finally {
       releaseInProcess();
       if (inProcess.get(dir) === chained) inProcess.delete(dir);

@@ -94,6 +94,15 @@ export const symlink = (target: string, path: string): Promise<void> =>
   later(() => symlinkSync(target, path));
 export const link = (existing: string, path: string): Promise<void> => later(() => linkSync(existing, path));
 export const unlink = (path: string): Promise<void> => later(() => unlinkSync(path));
+/** unlink(2) a file or symlink that may be absent: one call where `rm(path, { force: true })` makes three. */
+export const removeFile = (path: string): Promise<void> =>
+  later(() => {
+    try {
+      unlinkSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  });
 export const chmod = (path: string, mode: number): Promise<void> => later(() => chmodSync(path, mode));
 export const chown = (path: string, uid: number, gid: number): Promise<void> =>
   later(() => chownSync(path, uid, gid));
