@@ -9,7 +9,7 @@ import { isMountPath } from '../config/validate.js';
 import { loadYaml, throwIssues } from '../config/yaml-source.js';
 import { UsageError } from '../errors.js';
 import { parseDurationSeconds } from '../util/duration.js';
-import { z } from '../util/zod.js';
+import * as z from '../util/zod.js';
 
 export interface RoleTuning {
   /** Vault duration strings. */
@@ -56,59 +56,57 @@ export const NODE_ROLE_TUNING: RoleTuning = { ttl: '720h', maxTtl: '8760h' };
 export const ROOT_CA_TTL = '87600h';
 export const INTERMEDIATE_CA_TTL = '43800h';
 
-const duration = z.string().refine((v) => (parseDurationSeconds(v) ?? 0) > 0, {
-  error: 'must be a duration such as 720h',
-});
-const mount = z.string().refine(isMountPath, { error: 'must be a mount path such as etcd/prod/pki' });
-const names = z.array(z.string().min(1)).min(1);
+const duration = z.string().check(
+  z.refine((v) => (parseDurationSeconds(v) ?? 0) > 0, {
+    error: 'must be a duration such as 720h',
+  }),
+);
+const mount = z
+  .string()
+  .check(z.refine(isMountPath, { error: 'must be a mount path such as etcd/prod/pki' }));
+const names = z.array(z.string().check(z.minLength(1))).check(z.minLength(1));
 const perNodeType = z.strictObject(
   Object.fromEntries(
-    NODE_TYPE_NAMES.map((t) => [
-      t,
-      z
-        .string()
-        .regex(/^[A-Za-z0-9._-]+$/)
-        .optional(),
-    ]),
+    NODE_TYPE_NAMES.map((t) => [t, z.optional(z.string().check(z.regex(/^[A-Za-z0-9._-]+$/)))]),
   ),
 );
 
 const fileSchema = z.strictObject({
-  mounts: z
-    .strictObject({ etcd: mount.optional(), kubernetes: mount.optional(), frontProxy: mount.optional() })
-    .optional(),
-  parent: mount.optional(),
-  ca: z
-    .strictObject({
-      ttl: duration.optional(),
-      keyType: z.enum(['ec', 'rsa']).optional(),
-      keyBits: z.number().int().optional(),
-      commonNames: z
-        .strictObject({
-          etcd: z.string().min(1).optional(),
-          kubernetes: z.string().min(1).optional(),
-          frontProxy: z.string().min(1).optional(),
-        })
-        .optional(),
-    })
-    .optional(),
-  urlBase: z.url().optional(),
-  nodeNames: names.optional(),
-  loadBalancers: names.optional(),
-  dnsDomain: z.string().min(1).optional(),
-  roles: z
-    .record(
+  mounts: z.optional(
+    z.strictObject({ etcd: z.optional(mount), kubernetes: z.optional(mount), frontProxy: z.optional(mount) }),
+  ),
+  parent: z.optional(mount),
+  ca: z.optional(
+    z.strictObject({
+      ttl: z.optional(duration),
+      keyType: z.optional(z.enum(['ec', 'rsa'])),
+      keyBits: z.optional(z.number().check(z.int())),
+      commonNames: z.optional(
+        z.strictObject({
+          etcd: z.optional(z.string().check(z.minLength(1))),
+          kubernetes: z.optional(z.string().check(z.minLength(1))),
+          frontProxy: z.optional(z.string().check(z.minLength(1))),
+        }),
+      ),
+    }),
+  ),
+  urlBase: z.optional(z.url()),
+  nodeNames: z.optional(names),
+  loadBalancers: z.optional(names),
+  dnsDomain: z.optional(z.string().check(z.minLength(1))),
+  roles: z.optional(
+    z.record(
       z.string(),
       z.strictObject({
-        ttl: duration.optional(),
-        maxTtl: duration.optional(),
-        organization: z.array(z.string()).optional(),
+        ttl: z.optional(duration),
+        maxTtl: z.optional(duration),
+        organization: z.optional(z.array(z.string())),
       }),
-    )
-    .optional(),
-  policies: perNodeType.optional(),
-  tokenRoles: perNodeType.optional(),
-  tokenPeriod: duration.optional(),
+    ),
+  ),
+  policies: z.optional(perNodeType),
+  tokenRoles: z.optional(perNodeType),
+  tokenPeriod: z.optional(duration),
 });
 
 export type ProvisionFile = z.output<typeof fileSchema>;

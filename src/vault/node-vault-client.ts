@@ -8,7 +8,7 @@ import nodeVault from 'node-vault';
 import { AgentError, VaultUnavailableError, WrappingError } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
 import { splitPemBundle } from '../pki/pem.js';
-import { z } from '../util/zod.js';
+import * as z from '../util/zod.js';
 import {
   type HttpFailure,
   mapHttpFailure,
@@ -60,38 +60,41 @@ class HttpFailureError extends Error {
 }
 
 const certificateData = z.object({
-  certificate: z.string().min(1),
-  issuing_ca: z.string().default(''),
-  ca_chain: z.array(z.string()).nullish(),
-  private_key: z.string().optional(),
-  private_key_type: z.string().optional(),
+  certificate: z.string().check(z.minLength(1)),
+  issuing_ca: z._default(z.string(), ''),
+  ca_chain: z.nullish(z.array(z.string())),
+  private_key: z.optional(z.string()),
+  private_key_type: z.optional(z.string()),
   serial_number: z.string(),
   // A string of 400 digits is a number too: Infinity, which the pipe refuses.
-  expiration: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number).pipe(z.number())]),
+  expiration: z.union([
+    z.number(),
+    z.pipe(z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform(Number)), z.number()),
+  ]),
 });
 
 const tokenData = z.object({
-  accessor: z.string().optional(),
-  display_name: z.string().optional(),
-  policies: z.array(z.string()).nullish(),
+  accessor: z.optional(z.string()),
+  display_name: z.optional(z.string()),
+  policies: z.nullish(z.array(z.string())),
   ttl: z.number(),
-  renewable: z.boolean().optional(),
-  period: z.number().optional(),
-  explicit_max_ttl: z.number().optional(),
-  num_uses: z.number().optional(),
-  orphan: z.boolean().optional(),
-  expire_time: z.string().nullish(),
-  path: z.string().optional(),
+  renewable: z.optional(z.boolean()),
+  period: z.optional(z.number()),
+  explicit_max_ttl: z.optional(z.number()),
+  num_uses: z.optional(z.number()),
+  orphan: z.optional(z.boolean()),
+  expire_time: z.nullish(z.string()),
+  path: z.optional(z.string()),
 });
 
 const authBlock = z.object({
-  client_token: z.string().min(1),
+  client_token: z.string().check(z.minLength(1)),
   lease_duration: z.number(),
   renewable: z.boolean(),
-  policies: z.array(z.string()).nullish(),
+  policies: z.nullish(z.array(z.string())),
 });
 
-function parseAnswer<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+function parseAnswer<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
