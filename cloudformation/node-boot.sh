@@ -8,6 +8,9 @@
 #                                   cloud-init's copies of the token, then tell CloudFormation.
 #   node-boot scrub                 every boot (/var/lib/cloud/scripts/per-boot): cloud-init writes its
 #                                   cached copies of the user data again at each boot; remove them.
+#   node-boot install-agent PACKAGE_DIR
+#                                   install (or upgrade) only node, the agent's files, the units and the
+#                                   agent's code cache; no bootstrap, no signal. `install` runs it first.
 #
 # The token is never printed, never passed in argv (grep reads it with -f), and there is no `set -x`:
 # everything this script and the agent print ends up in /var/log/cloud-init-output.log and on the
@@ -94,8 +97,11 @@ install_agent() { # install_agent PACKAGE_DIR (an extracted `npm pack` tarball)
   # The launcher and the program it reads from beside itself (an upgrade replaces both).
   install -m 0644 "$pkg/dist/vault-pki-agent-program.cjs" "$LIB/vault-pki-agent-program.cjs"
   install -m 0644 "$pkg/dist/vault-pki-agent.cjs" "$LIB/vault-pki-agent.cjs"
+  # What an older release left (one .mjs file and its cache), and run caches of the program just replaced.
+  rm -f -- "$LIB/vault-pki-agent.mjs" "$LIB/vault-pki-agent.mjs.cache" "$ROOT"/var/cache/vault-pki-agent/vault-pki-agent-*.cache
   # The units call /usr/local/bin/vault-pki-agent; the node binary's name differs between distributions.
-  printf '#!/bin/sh\nexec %s %s "$@"\n' "$node" "/usr/local/lib/vault-pki-agent/vault-pki-agent.cjs" >"$ROOT/usr/local/bin/vault-pki-agent"
+  install -d -m 0755 "$ROOT/usr/local/bin" "$ROOT/etc/systemd/system"
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$node" "$LIB/vault-pki-agent.cjs" >"$ROOT/usr/local/bin/vault-pki-agent"
   chmod 0755 "$ROOT/usr/local/bin/vault-pki-agent"
   install -m 0644 "$pkg"/units/*.service "$pkg"/units/*.timer "$ROOT/etc/systemd/system/"
   for dir in "$pkg"/units/dropins/*.service.d; do
@@ -149,6 +155,7 @@ install_main() {
 
 case "${1:-}" in
   install) shift; install_main "$@" ;;
+  install-agent) shift; install_agent "${1:?usage: node-boot install-agent PACKAGE_DIR}" ;;
   scrub) scrub ;;
-  *) say "usage: node-boot install PACKAGE_DIR | node-boot scrub"; exit 2 ;;
+  *) say "usage: node-boot install PACKAGE_DIR | node-boot install-agent PACKAGE_DIR | node-boot scrub"; exit 2 ;;
 esac

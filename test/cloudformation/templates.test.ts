@@ -6,12 +6,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import {
+  copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +31,7 @@ import {
   TEMPLATES,
   writeFilesOf,
 } from '../support/cfn-user-data.js';
+import { FAKE_SYSTEMCTL } from '../support/fake-systemctl/index.js';
 import { REPO_ROOT } from '../support/openbao.js';
 
 const CFN_LINT = join(REPO_ROOT, '.cache', 'tools', 'bin', 'cfn-lint');
@@ -250,6 +254,51 @@ describe('the release tarball (`npm pack`) holds what fetch-and-boot and node-bo
     ]) {
       expect(files).toContain(path);
     }
+  });
+});
+
+describe('node-boot install-agent (the release files on a host)', () => {
+  it('installs the launcher, its program and the units; the wrapper runs them with the code cache written beside', () => {
+    const root = mkdtempSync(join(scratch, 'install-'));
+    const pkg = join(root, 'pkg');
+    mkdirSync(join(pkg, 'dist'), { recursive: true });
+    for (const f of ['vault-pki-agent.cjs', 'vault-pki-agent-program.cjs'])
+      copyFileSync(join(dirname(AGENT_BIN), f), join(pkg, 'dist', f));
+    cpSync(join(REPO_ROOT, 'units'), join(pkg, 'units'), { recursive: true });
+    const lib = join(root, 'usr/local/lib/vault-pki-agent');
+    // What an older release left behind: removed by the upgrade.
+    mkdirSync(lib, { recursive: true });
+    writeFileSync(join(lib, 'vault-pki-agent.mjs'), '// old\n');
+    mkdirSync(join(root, 'var/cache/vault-pki-agent'), { recursive: true });
+    writeFileSync(
+      join(root, 'var/cache/vault-pki-agent/vault-pki-agent-0000000000000000-bootstrap-00000000.cache'),
+      '',
+    );
+    const fakeBin = join(root, 'fake-bin');
+    mkdirSync(fakeBin);
+    symlinkSync(FAKE_SYSTEMCTL, join(fakeBin, 'systemctl'));
+    const log = join(root, 'systemctl.log');
+    const r = spawnSync('bash', [join(CFN_DIR, 'node-boot.sh'), 'install-agent', pkg], {
+      env: { PATH: `${fakeBin}:${process.env.PATH}`, VPA_BOOT_ROOT: root, FAKE_SYSTEMCTL_LOG: log },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^vault-pki-agent \d+\.\d+\.\d+/);
+    expect(readdirSync(lib).sort()).toEqual([
+      'vault-pki-agent-program.cjs',
+      'vault-pki-agent.cjs',
+      'vault-pki-agent.cjs.cache',
+    ]);
+    expect(readdirSync(join(root, 'var/cache/vault-pki-agent'))).toEqual([]);
+    expect(readFileSync(log, 'utf8')).toContain('daemon-reload');
+    expect(readdirSync(join(root, 'etc/systemd/system'))).toContain('vault-pki-agent.service');
+    const agent = spawnSync(join(root, 'usr/local/bin/vault-pki-agent'), ['bootstrap', '--help'], {
+      env: { PATH: process.env.PATH, VPA_DEBUG: '1' },
+      encoding: 'utf8',
+    });
+    expect(agent.status, agent.stderr).toBe(0);
+    expect(agent.stdout).toContain('--dry-run');
+    expect(agent.stderr).toContain('code cache: used (beside)');
   });
 });
 
