@@ -9,7 +9,6 @@
 
 import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
-import { readFile } from '../files/local-fs.js';
 import { type Logger, registerSecret } from '../log.js';
 import { retryDelay } from '../plan/schedule.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
@@ -27,7 +26,7 @@ import { loggerFor, timeoutMsOf } from './cli-context.js';
 import { scheduleFor } from './inspect-local.js';
 import { publishState } from './publish.js';
 import { loadState, recordPass, tokenState } from './state.js';
-import { activateToken } from './token.js';
+import { activateToken, readTokenFile } from './token.js';
 
 /** Sleep that SIGHUP cuts short and SIGTERM/SIGINT end. */
 export interface Waker {
@@ -164,9 +163,15 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
     cycleDeadline = Date.now() + cycleMs;
     // 1. A rotated token file is picked up without a restart.
     if (passNumber > 0 && source.file) {
-      const next = await readFile(source.file, 'utf8').then(
-        (t) => t.trim(),
-        () => undefined,
+      // With start-up's checks: a file caught half-written (empty, two words) keeps the current token.
+      const next = await readTokenFile(source.file, source.origin, log).then(
+        (t) => t.token,
+        (error: unknown) => {
+          log.warn('token file cannot be used; keeping the current token', {
+            error: (error as Error).message,
+          });
+          return undefined;
+        },
       );
       if (next && next !== source.token) {
         registerSecret(next);

@@ -28,7 +28,8 @@ export interface TokenSourceInput {
   log: Logger;
 }
 
-async function readTokenFile(path: string, origin: string, log: Logger): Promise<TokenSource> {
+/** A token file's one word, with the checks of start-up (mode warning, empty, more than one word): ConfigError. */
+export async function readTokenFile(path: string, origin: string, log: Logger): Promise<TokenSource> {
   let text: string;
   try {
     const st = await stat(path);

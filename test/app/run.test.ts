@@ -143,6 +143,22 @@ describe('run: renewal loop against a real OpenBao', () => {
     expect(result.stderr + result.stdout).not.toContain(oldToken);
   }, 90_000);
 
+  it('a token file caught half-written (two words) is not used: the current token stays, a warning names why', async () => {
+    const config = writeConfig(SHORT.map((c) => ({ ...c, execLog })));
+    const agent = startAgent(['run', '--config', config]);
+    await waitFor(() => lines(execLog).length >= 2, 20_000, 'first issue');
+    const fresh = await createToken(vault, { policies: ['node'], period: '1h' });
+    writeFileSync(tokenFile, `${fresh} ${fresh}\n`, { mode: 0o600 });
+    const before = lines(execLog).length;
+    await waitFor(() => lines(execLog).length >= before + 2, 40_000, 'renewals with the current token');
+    const result = await agent.stop();
+    expect(result.stderr).toMatch(
+      /token file cannot be used; keeping the current token.*holds more than one word/,
+    );
+    expect(result.stderr).not.toMatch(/token file changed/);
+    expect(result.stderr + result.stdout).not.toContain(fresh);
+  }, 90_000);
+
   it('a periodic renewable token is renewed (TTL reset) and outlives its period', async () => {
     const token = await createToken(vault, { policies: ['node'], period: '6s' });
     writeFileSync(tokenFile, token, { mode: 0o600 });
