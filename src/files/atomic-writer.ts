@@ -17,7 +17,7 @@ import { constants, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FileNames, FilesSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
-import { attempt, errnoOf, replaceSymlink, syncDirectory, toWriteError, writeNewFile } from './fs-ops.js';
+import { attempt, errnoOf, replaceSymlink, syncDirectory, toWriteError, writeNewFiles } from './fs-ops.js';
 import {
   DATA_LINK,
   DATA_TMP,
@@ -361,9 +361,13 @@ async function createGeneration(
   // 0700 while filling it; the final dirMode/owner are applied once the files are complete.
   await attempt('create', path, () => mkdir(path, { mode: 0o700 }));
   try {
-    for (const { entry, data } of contents) await writeNewFile(join(path, entry.name), data, entry.mode, ids);
-    await fixByHandle(path, spec.dirMode & 0o7777, ids, true);
-    await syncDirectory(path);
+    // The files complete, then the directory's final mode and owner, then files and directory flushed together.
+    await writeNewFiles(
+      path,
+      contents.map(({ entry, data }) => ({ name: entry.name, data, mode: entry.mode })),
+      ids,
+      () => fixByHandle(path, spec.dirMode & 0o7777, ids, true),
+    );
   } catch (error) {
     await rm(path, { recursive: true, force: true }).catch(() => undefined);
     throw toWriteError(error, 'write', path);

@@ -3,8 +3,9 @@
  * WriteError that names the file and the errno (never the content).
  */
 import { constants } from 'node:fs';
+import { join } from 'node:path';
 import { AgentError, WriteError } from '../errors.js';
-import { open, removeFile, rename, symlink } from './local-fs.js';
+import { type LocalFile, open, removeFile, rename, symlink } from './local-fs.js';
 import type { Ownership } from './owners.js';
 
 export function errnoOf(error: unknown): string | undefined {
@@ -34,28 +35,39 @@ export async function attempt<T>(action: string, path: string, fn: () => Promise
 }
 
 /**
- * Create a new file with `data`: opened O_CREAT|O_EXCL|O_NOFOLLOW at 0600 (so a key is never
- * readable by anyone else, whatever the umask), owned, then set to its final `mode`, fsync'd.
+ * Create new files in `dir` with their data: each opened O_CREAT|O_EXCL|O_NOFOLLOW at 0600 (so a key is
+ * never readable by anyone else, whatever the umask), owned, then set to its final `mode`. Then every file
+ * and `dir` itself are fsync'd together (after `beforeSync`): concurrent fsyncs share the filesystem's
+ * journal commits, where one after the other each waited for its own.
  */
-export async function writeNewFile(
-  path: string,
-  data: Uint8Array,
-  mode: number,
+export async function writeNewFiles(
+  dir: string,
+  files: readonly { name: string; data: Uint8Array; mode: number }[],
   ids: Ownership,
+  beforeSync?: () => Promise<void>,
 ): Promise<void> {
-  await attempt('write', path, async () => {
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-    const fh = await open(path, flags, 0o600);
-    try {
-      await fh.writeFile(data);
-      if (ids.uid !== undefined || ids.gid !== undefined) await fh.chown(ids.uid ?? -1, ids.gid ?? -1);
-      // After chown: chown may clear set-id bits, and the final mode is exact, not umask-reduced.
-      await fh.chmod(mode);
-      await fh.sync();
-    } finally {
-      await fh.close();
+  const handles: LocalFile[] = [];
+  try {
+    for (const f of files) {
+      const path = join(dir, f.name);
+      await attempt('write', path, async () => {
+        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+        const fh = await open(path, flags, 0o600);
+        handles.push(fh);
+        await fh.writeFile(f.data);
+        if (ids.uid !== undefined || ids.gid !== undefined) await fh.chown(ids.uid ?? -1, ids.gid ?? -1);
+        // After chown: chown may clear set-id bits, and the final mode is exact, not umask-reduced.
+        await fh.chmod(f.mode);
+      });
     }
-  });
+    await beforeSync?.();
+    await Promise.all([
+      ...handles.map((fh, i) => attempt('write', join(dir, files[i]?.name ?? ''), () => fh.sync())),
+      syncDirectory(dir),
+    ]);
+  } finally {
+    for (const fh of handles) await fh.close().catch(() => undefined);
+  }
 }
 
 /** fsync a directory so that entries created or renamed in it survive a power loss. */
