@@ -66,6 +66,26 @@ const nodeVaultUnusedEdges = {
   },
 };
 
+// yargs uses Node's `assert` for two internal invariants (strictEqual, notStrictEqual); loading `assert` costs
+// ~2 ms at every start. These two checks, with the same semantics (Object.is) and a thrown error, are all it needs.
+const yargsAssert = {
+  name: 'yargs-assert',
+  setup(b) {
+    b.onResolve({ filter: /^assert$/ }, (args) =>
+      args.importer.includes('/node_modules/yargs/')
+        ? { path: 'assert', namespace: 'vpa-yargs-assert' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'vpa-yargs-assert' }, () => ({
+      contents: `const fail = (message, fallback) => { throw new Error(message ?? fallback); };
+module.exports = {
+  strictEqual: (actual, expected, message) => { if (!Object.is(actual, expected)) fail(message, 'yargs: values differ'); },
+  notStrictEqual: (actual, expected, message) => { if (Object.is(actual, expected)) fail(message, 'yargs: values are equal'); },
+};`,
+    }));
+  },
+};
+
 // The program: argv -> runCli, in CommonJS (what vm.Script and Node 20's SEA both take).
 const program = await build({
   stdin: {
@@ -92,7 +112,7 @@ else void main(process.argv.slice(2));`,
   logLevel: 'warning',
   // node-vault requires axios at load time but the agent passes it its own transport (src/vault/transport.ts).
   alias: { axios: './scripts/build/axios-unused.mjs' },
-  plugins: [zodEnglishOnly, noSupportsColor, nodeVaultUnusedEdges],
+  plugins: [zodEnglishOnly, noSupportsColor, nodeVaultUnusedEdges, yargsAssert],
   // `await import('node:tls')` and the like (builtins loaded on first use) become require() calls: the
   // launcher's vm.Script has no dynamic-import loader.
   supported: { 'dynamic-import': false },
