@@ -162,7 +162,9 @@ interface FileState {
 /** Read one file without following a symlink, with the stats of the very file read. */
 async function readNoFollow(path: string): Promise<FileState> {
   try {
-    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted in the set's place opens at once (and is then refused as not a file) instead
+    // of blocking the agent until something writes to it; for a regular file it changes nothing.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       const stats = await fh.stat();
       if (!stats.isFile()) return { stats, errno: 'EISDIR' };
@@ -214,7 +216,10 @@ async function fixByHandle(
 ): Promise<void> {
   await attempt('repair', path, async () => {
     const flags =
-      constants.O_RDONLY | (follow ? 0 : constants.O_NOFOLLOW) | (directory ? constants.O_DIRECTORY : 0);
+      constants.O_RDONLY |
+      constants.O_NONBLOCK |
+      (follow ? 0 : constants.O_NOFOLLOW) |
+      (directory ? constants.O_DIRECTORY : 0);
     const fh = await open(path, flags);
     try {
       if (ids.uid !== undefined || ids.gid !== undefined) await fh.chown(ids.uid ?? -1, ids.gid ?? -1);

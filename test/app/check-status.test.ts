@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -70,6 +71,16 @@ describe('check', () => {
       const pki = await provisionTestPki(vault, 'c1');
       await writePolicy(vault, 'node', [`${pki.etcdMount}/member`, `${pki.k8sMount}/kubelet-client`]);
     }
+  });
+
+  it('a FIFO planted as cert.pem is reported at once, not waited on (the reads are synchronous)', async () => {
+    const dir = join(work, 'pki', 'etcd-peer');
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mkfifo', [join(dir, 'cert.pem')]);
+    const r = await runAgent(['check', '--config', config], { timeoutMs: 15_000 });
+    expect(r.signal, 'killed after 15 s: the read waited for a writer').toBeNull();
+    expect(r.code, r.stderr).toBe(10);
+    expect(r.stdout).toMatch(/etcd-peer: due/);
   });
 
   it('--exec-condition answers systemd: 0 = due (run), 1 = nothing due (skip); broken = 0 (run and fail loudly)', async () => {
