@@ -3,7 +3,7 @@
  * unknown keys are errors) that overrides names, TTLs and name constraints. Pure: text in, settings out.
  */
 
-import { defaultMountNaming, NODE_TYPE_NAMES, type NodeType } from '../config/presets.js';
+import { defaultMountNaming, listPresetRoles, NODE_TYPE_NAMES, type NodeType } from '../config/presets.js';
 import type { MountNaming } from '../config/types.js';
 import { isMountPath } from '../config/validate.js';
 import { loadYaml, throwIssues } from '../config/yaml-source.js';
@@ -94,15 +94,31 @@ const fileSchema = z.strictObject({
   nodeNames: z.optional(names),
   loadBalancers: z.optional(names),
   dnsDomain: z.optional(z.string().check(z.minLength(1))),
+  // Keyed by the roles provision creates: a misspelt name would otherwise tune nothing, silently.
   roles: z.optional(
-    z.record(
-      z.string(),
-      z.strictObject({
-        ttl: z.optional(duration),
-        maxTtl: z.optional(duration),
-        organization: z.optional(z.array(z.string())),
-      }),
-    ),
+    z
+      .record(
+        z.string(),
+        z.strictObject({
+          ttl: z.optional(duration),
+          maxTtl: z.optional(duration),
+          organization: z.optional(z.array(z.string())),
+        }),
+      )
+      .check(
+        z.superRefine((roles, ctx) => {
+          const known = [...new Set(listPresetRoles().map((r) => r.role))].sort();
+          for (const name of Object.keys(roles)) {
+            if (known.includes(name)) continue;
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              message: `unknown role "${name}" (roles: ${known.join(', ')})`,
+              input: roles,
+            });
+          }
+        }),
+      ),
   ),
   policies: z.optional(perNodeType),
   tokenRoles: z.optional(perNodeType),

@@ -171,6 +171,13 @@ describe('desired state from the presets', () => {
     );
     expect(() => parseProvisionFile('nodenames: [a]', 'p.yaml')).toThrow(/nodenames/);
   });
+
+  it('a role tuning must name a role provision creates (a misspelt one would tune nothing)', () => {
+    expect(parseProvisionFile('roles: { apiserver: { ttl: 48h } }').roles?.apiserver?.ttl).toBe('48h');
+    expect(() => parseProvisionFile('roles:\n  apiservr: { ttl: 48h }\n', 'p.yaml')).toThrow(
+      /p.yaml at line 2.*roles.apiservr.*unknown role "apiservr" \(roles: .*apiserver.*\)/,
+    );
+  });
 });
 
 describe('diff', () => {
