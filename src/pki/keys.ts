@@ -1,27 +1,21 @@
 /**
  * Private keys generated on the host (the key never travels; only the CSR goes to Vault).
  *
- * Speed notes (Node 20 / OpenSSL 3, measured on the dev box): an EC P-256 key costs ~40 µs with
- * `generateKeyPairSync` but ~170 µs through the thread pool (the hop costs more than the work),
- * and OpenSSL 3's PKCS#8/SPKI encoders cost ~60-110 µs each while a JWK/SEC1 export costs ~5-10 µs.
- * So EC keys are generated synchronously and their SPKI/PKCS#8 DER is assembled here from the JWK
- * point and the SEC1 key; RSA keys (tens to hundreds of ms) go through `generateKeyPair`, which runs
- * in libuv's thread pool so several certificates' keys are generated in parallel off the event loop.
+ * EC keys are generated synchronously (~40 µs for P-256 against ~170 µs through the thread pool); RSA keys
+ * (tens to hundreds of ms) go through `generateKeyPair`, in libuv's thread pool, so several certificates' keys
+ * are generated in parallel off the event loop. Both come out of the generation already DER-encoded (see
+ * generateKey for why no key object of a generation is ever exported).
  */
-import { createPublicKey, generateKeyPair, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import type { KeySpec } from '../config/types.js';
 import { ConfigError } from '../errors.js';
-import {
-  type Asn1,
-  bitString,
-  encodeDer,
-  integer,
-  isContext,
-  octetString,
-  oid,
-  parseDer,
-  seq,
-} from './asn1.js';
+import { type Asn1, encodeDer, integer, isContext, octetString, oid, parseDer, seq } from './asn1.js';
 import { derToPem } from './pem.js';
 
 export interface GeneratedKey {
@@ -61,59 +55,61 @@ function ecAlgorithm(curve: Curve): Asn1 {
   return seq([oid(EC_PUBLIC_KEY_OID), oid(curve.oid)]);
 }
 
-/** RFC 5480 SubjectPublicKeyInfo from the JWK point (uncompressed form 04 || x || y). */
-function ecSpkiDer(publicKey: KeyObject, curve: Curve): Buffer {
-  const jwk = publicKey.export({ format: 'jwk' });
-  const coord = (b64url: string | undefined) => {
-    const bytes = Buffer.from(b64url ?? '', 'base64url');
-    if (bytes.length > curve.size) throw new Error('EC coordinate longer than the curve size');
-    return Buffer.concat([Buffer.alloc(curve.size - bytes.length), bytes]);
-  };
-  const point = Buffer.concat([Buffer.from([4]), coord(jwk.x), coord(jwk.y)]);
-  return encodeDer(seq([ecAlgorithm(curve), bitString(point)]));
-}
-
 /**
  * RFC 5208 PKCS#8 around the SEC1 ECPrivateKey, without the SEC1 [0] parameters (they sit in the
  * AlgorithmIdentifier), which is what OpenSSL and Go write too.
  */
-function ecPkcs8Der(privateKey: KeyObject, curve: Curve): Buffer {
-  const sec1 = parseDer(privateKey.export({ type: 'sec1', format: 'der' }) as Buffer);
+function ecPkcs8Der(sec1Der: Buffer, curve: Curve): Buffer {
+  const sec1 = parseDer(sec1Der);
   const parts = (sec1.value as Asn1[]).filter((p) => !isContext(p, 0));
   const inner = encodeDer(seq(parts)).toString('binary');
   return encodeDer(seq([integer(0), ecAlgorithm(curve), octetString(inner)]));
 }
 
-function generateRsaPair(bits: number): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
+function generateRsaPair(bits: number): Promise<{ spki: Buffer; pkcs8: Buffer }> {
   return new Promise((resolve, reject) => {
     generateKeyPair(
       'rsa',
-      { modulusLength: bits, publicExponent: 0x10001 },
-      (error, publicKey, privateKey) => (error ? reject(error) : resolve({ publicKey, privateKey })),
+      {
+        modulusLength: bits,
+        publicExponent: 0x10001,
+        publicKeyEncoding: { type: 'spki', format: 'der' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+      },
+      (error, spki, pkcs8) => (error ? reject(error) : resolve({ spki, pkcs8 })),
     );
   });
 }
 
+/**
+ * A new key pair. Both halves come out of the generation already encoded (DER), and the KeyObjects are made
+ * from those bytes: exporting from the key objects a generation returns can deadlock Node 20. The export holds
+ * the key's mutex while it builds JS values; a garbage collection in the middle may finalise the generation job,
+ * whose destructor takes the same mutex (seen in the 300-agent storm: the main thread parked in
+ * `~KeyGenJob` under `ExportJWK`, about one agent in a thousand, the process hung until killed).
+ */
 export async function generateKey(spec: KeySpec): Promise<GeneratedKey> {
   assertSupportedKeySpec(spec);
+  let spki: Buffer;
+  let pkcs8: Buffer;
   if (spec.type === 'ec') {
     const curve = CURVES[spec.bits]!;
-    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: curve.name });
-    return {
-      spec: { type: 'ec', bits: spec.bits },
-      privateKey,
-      publicKey,
-      publicKeyDer: ecSpkiDer(publicKey, curve),
-      privateKeyPem: derToPem('PRIVATE KEY', ecPkcs8Der(privateKey, curve)),
-    };
+    const pair = generateKeyPairSync('ec', {
+      namedCurve: curve.name,
+      publicKeyEncoding: { type: 'spki', format: 'der' },
+      privateKeyEncoding: { type: 'sec1', format: 'der' },
+    });
+    spki = pair.publicKey;
+    pkcs8 = ecPkcs8Der(pair.privateKey, curve);
+  } else {
+    ({ spki, pkcs8 } = await generateRsaPair(spec.bits));
   }
-  const { publicKey, privateKey } = await generateRsaPair(spec.bits);
   return {
-    spec: { type: 'rsa', bits: spec.bits },
-    privateKey,
-    publicKey,
-    publicKeyDer: publicKey.export({ type: 'spki', format: 'der' }) as Buffer,
-    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    spec: { type: spec.type, bits: spec.bits },
+    privateKey: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
+    publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+    publicKeyDer: spki,
+    privateKeyPem: derToPem('PRIVATE KEY', pkcs8),
   };
 }
 

@@ -1,7 +1,7 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { KeySpec } from '../../src/config/types.js';
 import { AgentError, ConfigError } from '../../src/errors.js';
 import { createCsr } from '../../src/pki/csr.js';
@@ -129,5 +129,34 @@ describe('generateKey + createCsr, checked by openssl', () => {
     expect(new Set(keys.map((k) => k.publicKeyDer.toString('hex'))).size).toBe(3);
     // The event loop kept turning while the keys were generated in the thread pool.
     expect(ticks).toBeGreaterThan(0);
+  });
+});
+
+describe('key generation and Node 20 key-object deadlock', () => {
+  it('never exports from the key objects a generation returned (such an export can deadlock under GC)', async () => {
+    // Seen in the storm: KeyObjectHandle::ExportJWK held the key's mutex, a GC inside it finalised the
+    // generation job, and ~KeyGenJob waited on the same mutex forever. The keys must come out encoded.
+    const sample = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const spies = [sample.privateKey, sample.publicKey].map((k) =>
+      vi.spyOn(Object.getPrototypeOf(k) as { export: KeyObject['export'] }, 'export'),
+    );
+    const exports = () => spies.reduce((n, spy) => n + spy.mock.calls.length, 0);
+    try {
+      for (const spec of [
+        { type: 'ec', bits: 256 },
+        { type: 'ec', bits: 384 },
+        { type: 'rsa', bits: 2048 },
+      ] as const) {
+        const key = await generateKey(spec);
+        expect(key.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+        expect(createPublicKey(key.privateKeyPem).export({ type: 'spki', format: 'der' })).toEqual(
+          key.publicKeyDer,
+        );
+      }
+      // Only the three checks above exported (from keys made from the PEM text, not from a generation).
+      expect(exports()).toBe(3);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 });
