@@ -9,8 +9,6 @@
  * flushes of concurrent sets overlap. Errors are Node's own (`code`, `syscall`, `path`), as from fs/promises.
  */
 import {
-  chmodSync,
-  chownSync,
   closeSync,
   fchmodSync,
   fchownSync,
@@ -57,7 +55,7 @@ function later<T>(fn: () => T): Promise<T> {
   }
 }
 
-export const fsyncFd = (fd: number): Promise<void> =>
+const fsyncFd = (fd: number): Promise<void> =>
   new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
 
 export function open(path: string, flags: number | string, mode?: number): Promise<LocalFile> {
@@ -103,9 +101,6 @@ export const removeFile = (path: string): Promise<void> =>
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   });
-export const chmod = (path: string, mode: number): Promise<void> => later(() => chmodSync(path, mode));
-export const chown = (path: string, uid: number, gid: number): Promise<void> =>
-  later(() => chownSync(path, uid, gid));
 export function readFile(path: string): Promise<Buffer>;
 export function readFile(path: string, encoding: BufferEncoding): Promise<string>;
 export function readFile(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
