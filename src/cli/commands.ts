@@ -1,16 +1,18 @@
 /** The command list: one entry per command, each loading its implementation on first use. */
-import type { Argv } from 'yargs';
 import type { BootstrapArgs } from '../app/bootstrap.js';
 import type { CheckArgs } from '../app/check.js';
 import type { StatusArgs } from '../app/status.js';
 import { kubeCredentialCommand, kubeconfigCommand } from './kube.js';
+import type { OptionTable, PositionalSpec } from './options.js';
 import { provisionCommand, tokenCommand } from './provision.js';
 import type { CliIo } from './run-cli.js';
 
 export interface CommandModule {
+  /** The name, then `<positional>`s (a command with positionals is always parsed by yargs). */
   command: string;
   describe: string;
-  builder: (y: Argv) => Argv;
+  options: OptionTable;
+  positionals?: Readonly<Record<string, PositionalSpec>>;
   run: (args: Record<string, unknown>, io: CliIo) => Promise<number>;
 }
 
@@ -19,18 +21,14 @@ export const COMMANDS: CommandModule[] = [
     command: 'bootstrap',
     describe:
       'issue every certificate that is missing, changed or due; write each set atomically; run actions',
-    builder: (y) =>
-      y
-        .option('dry-run', {
-          type: 'boolean',
-          default: false,
-          describe: 'decide and print the plan; issue and write nothing',
-        })
-        .option('only', {
-          type: 'string',
-          array: true,
-          describe: 'limit the run to these certificate names',
-        }),
+    options: {
+      'dry-run': {
+        type: 'boolean',
+        default: false,
+        describe: 'decide and print the plan; issue and write nothing',
+      },
+      only: { type: 'string', array: true, describe: 'limit the run to these certificate names' },
+    },
     run: async (args, io) => {
       const { runBootstrap } = await import('../app/bootstrap.js');
       return runBootstrap(args as unknown as BootstrapArgs, io);
@@ -40,7 +38,7 @@ export const COMMANDS: CommandModule[] = [
     command: 'run',
     describe:
       'bootstrap, then stay up and renew each certificate when due (SIGHUP: check now; SIGTERM: finish and exit)',
-    builder: (y) => y,
+    options: {},
     run: async (args, io) => {
       const { runDaemon } = await import('../app/run.js');
       return runDaemon(args as unknown as BootstrapArgs, io);
@@ -50,12 +48,13 @@ export const COMMANDS: CommandModule[] = [
     command: 'check',
     describe:
       'exit 0 when nothing is due, 10 when a certificate needs issuing or the token its lookup or renewal; no Vault calls',
-    builder: (y) =>
-      y.option('exec-condition', {
+    options: {
+      'exec-condition': {
         type: 'boolean',
         default: false,
         describe: 'answer for systemd ExecCondition=: 0 when something is due (run), 1 when not (skip)',
-      }),
+      },
+    },
     run: async (args, io) => {
       const { runCheck } = await import('../app/check.js');
       return runCheck(args as unknown as CheckArgs, io);
@@ -64,8 +63,7 @@ export const COMMANDS: CommandModule[] = [
   {
     command: 'status',
     describe: 'show each certificate, its expiry, next renewal and last result, and the token TTL',
-    builder: (y) =>
-      y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+    options: { json: { type: 'boolean', default: false, describe: 'machine-readable output' } },
     run: async (args, io) => {
       const { runStatus } = await import('../app/status.js');
       return runStatus(args as unknown as StatusArgs, io);
@@ -78,7 +76,7 @@ export const COMMANDS: CommandModule[] = [
   {
     command: 'version',
     describe: 'print version and build information',
-    builder: (y) => y,
+    options: {},
     run: async (_args, io) => {
       const { versionText } = await import('./version.js');
       io.stdout(`${versionText()}\n`);

@@ -1,12 +1,14 @@
 /**
  * argv -> command. Each command lives in its own module and is imported only when it runs, so
- * `--version` and `--help` stay fast. Returns the exit code; never calls process.exit.
+ * `--version` and `--help` stay fast. The plain command lines are parsed without yargs (fast-argv.ts);
+ * everything else, help included, goes through yargs. Returns the exit code; never calls process.exit.
  */
-import yargs from 'yargs';
 import { AgentError, ExitCode, exitCodeOf, UsageError } from '../errors.js';
 import { createLogger, redact } from '../log.js';
-import { COMMANDS } from './commands.js';
-import { withGlobalOptions } from './global-options.js';
+import { COMMANDS, type CommandModule } from './commands.js';
+import { fastParse, type Invocation } from './fast-argv.js';
+import { GLOBAL_OPTIONS } from './global-options.js';
+import { withOptions, withPositionals } from './options.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -20,10 +22,34 @@ const defaultIo: CliIo = {
   env: process.env,
 };
 
+const SCRIPT_NAME = 'vault-pki-agent';
+
 export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
-  let exitCode: number = ExitCode.ok;
-  let parser = withGlobalOptions(yargs(argv))
-    .scriptName('vault-pki-agent')
+  try {
+    const invocation = fastInvocation(argv) ?? (await yargsInvocation(argv, io));
+    return invocation ? await invocation.command.run(invocation.args, io) : ExitCode.ok;
+  } catch (error) {
+    return reportFailure(error, argv, io);
+  }
+}
+
+/** The command and its arguments when argv is one of the plain forms; undefined sends argv to yargs. */
+export function fastInvocation(argv: readonly string[]): Invocation<CommandModule> | undefined {
+  return fastParse(argv, COMMANDS, GLOBAL_OPTIONS, SCRIPT_NAME);
+}
+
+/**
+ * The command and its arguments as yargs parses argv; undefined when yargs answered by itself (help or
+ * `--version`). Throws a UsageError for a command line yargs rejects.
+ */
+export async function yargsInvocation(
+  argv: readonly string[],
+  io: CliIo,
+): Promise<Invocation<CommandModule> | undefined> {
+  const { default: yargs } = await import('yargs');
+  let invocation: Invocation<CommandModule> | undefined;
+  let parser = withOptions(yargs([...argv]), GLOBAL_OPTIONS)
+    .scriptName(SCRIPT_NAME)
     .usage('$0 <command> [options]')
     .strict()
     .version(false)
@@ -38,23 +64,19 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     parser = parser.command(
       command.command,
       command.describe,
-      command.builder,
-      async (args: Record<string, unknown>) => {
-        exitCode = await command.run(args, io);
+      (y) => withOptions(withPositionals(y, command.positionals ?? {}), command.options),
+      (args: Record<string, unknown>) => {
+        invocation = { command, args };
       },
     );
   }
-  try {
-    const parsed = await parser.demandCommand(1, 'name a command').parseAsync();
-    if (parsed.version) {
-      const { versionText } = await import('./version.js');
-      io.stdout(`${versionText()}\n`);
-      return ExitCode.ok;
-    }
-    return exitCode;
-  } catch (error) {
-    return reportFailure(error, argv, io);
+  const parsed = await parser.demandCommand(1, 'name a command').parseAsync();
+  if (parsed.version) {
+    const { versionText } = await import('./version.js');
+    io.stdout(`${versionText()}\n`);
+    return undefined;
   }
+  return invocation;
 }
 
 function reportFailure(error: unknown, argv: string[], io: CliIo): number {
