@@ -100,7 +100,7 @@ function asAgentError(error: unknown, name: string): AgentError {
 async function requestCertificate(
   spec: CertSpec,
   vault: VaultClient,
-): Promise<{ result: VaultResult<CertificateAnswer>; keyPem?: string }> {
+): Promise<{ result: VaultResult<CertificateAnswer>; keyPem?: string; keyPublicDer?: Buffer }> {
   const req = {
     commonName: spec.commonName,
     altNames: spec.dnsSans,
@@ -119,7 +119,7 @@ async function requestCertificate(
   const key = await generateKey(spec.key);
   const csr = createCsr(key, { commonName: spec.commonName, dnsSans: spec.dnsSans, ipSans: spec.ipSans });
   const result = await vault.sign(spec.mount, spec.role, csr, req, { certName: spec.name });
-  return { result, keyPem: key.privateKeyPem };
+  return { result, keyPem: key.privateKeyPem, keyPublicDer: key.publicKeyDer };
 }
 
 export async function runCertificatePass(
@@ -199,11 +199,12 @@ export async function runCertificatePass(
           mount: spec.mount,
           role: spec.role,
         });
-        const { result, keyPem } = await requestCertificate(spec, vault);
+        const { result, keyPem, keyPublicDer } = await requestCertificate(spec, vault);
         const prepared = prepareCertificateSet({
           name: spec.name,
           data: vaultDataOf(result.data),
           privateKeyPem: keyPem,
+          keyPublicDer,
           expected: {
             commonName: spec.commonName,
             dnsSans: spec.dnsSans,

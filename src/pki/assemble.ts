@@ -167,6 +167,8 @@ export function prepareCertificateSet(input: {
   name: string;
   data: VaultCertificateData;
   privateKeyPem?: string;
+  /** The SPKI DER of `privateKeyPem`'s key, when the caller generated it (see VerificationInput). */
+  keyPublicDer?: Buffer;
   expected: ExpectedCertificate;
   now: Date;
   clockSkewToleranceSeconds?: number;
@@ -177,6 +179,7 @@ export function prepareCertificateSet(input: {
     pems: assembled.pems,
     expected: input.expected,
     mountCaPem: assembled.mountCa,
+    keyPublicDer: input.privateKeyPem === undefined ? undefined : input.keyPublicDer,
     now: input.now,
     clockSkewToleranceSeconds: input.clockSkewToleranceSeconds,
   });

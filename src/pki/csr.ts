@@ -64,8 +64,7 @@ function generalNames(dnsSans: readonly string[], ipSans: readonly string[]): As
   return names;
 }
 
-function signatureAlgorithm(key: KeyObject): { hash: string; algorithm: Asn1 } {
-  const info = describeKey(key);
+function signatureAlgorithm(info: { type: string; bits?: number }): { hash: string; algorithm: Asn1 } {
   if (info.type === 'ec') {
     // RFC 5480: match the hash to the curve strength (P-384 -> SHA-384).
     const sha384 = (info.bits ?? 256) >= 384;
@@ -98,7 +97,8 @@ export function createCsrDer(key: GeneratedKey | KeyObject, subject: CsrSubject)
     contextConstructed(0, attributes),
   ]);
   const infoDer = encodeDer(info);
-  const { hash, algorithm } = signatureAlgorithm(privateKey);
+  // A generated key's spec says what describeKey would ask OpenSSL for.
+  const { hash, algorithm } = signatureAlgorithm('spec' in key ? key.spec : describeKey(privateKey));
   const signature = sign(hash, infoDer, privateKey);
   return encodeDer(seq([info, algorithm, bitString(signature)]));
 }

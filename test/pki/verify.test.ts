@@ -108,6 +108,27 @@ describe('verifyCertificateSet against openssl-made certificates', () => {
     expect(codes(result)).toEqual(['key-mismatch']);
   });
 
+  it('compares the certificate with the public key of the key it generated, without decoding key.pem again', async () => {
+    const key = await generateKey({ type: 'ec', bits: 256 });
+    const cert = signCsr(root, createCsr(key, SUBJECT));
+    const other = await generateKey({ type: 'ec', bits: 256 });
+    const verify = (keyPublicDer: Buffer, keyPem = key.privateKeyPem) =>
+      codes(
+        verifyCertificateSet({
+          name: 'etcd-peer',
+          pems: { cert, key: keyPem, ca: root.certPem },
+          expected: EXPECTED,
+          keyPublicDer,
+          now: new Date(),
+        }),
+      );
+    expect(verify(key.publicKeyDer)).toEqual([]);
+    // The given public key is what counts: a certificate for another key is caught by it.
+    expect(verify(other.publicKeyDer)).toEqual(['key-mismatch']);
+    // key.pem is not decoded: the check does not depend on it.
+    expect(verify(key.publicKeyDer, 'not a key')).toEqual([]);
+  });
+
   it('catches a certificate from another CA, and a ca.pem that lacks the mount CA', async () => {
     const { cert, key } = await issue(otherRoot);
     const result = verifyCertificateSet({
