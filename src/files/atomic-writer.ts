@@ -31,7 +31,7 @@ import {
   PREVIOUS_TMP,
   visibleLinkTarget,
 } from './layout.js';
-import { lstat, mkdir, open, readdir, readlink, rm, stat } from './local-fs.js';
+import { lstat, lstatIfExists, mkdir, open, readdir, readlink, rm, stat } from './local-fs.js';
 import { type Ownership, type OwnershipSources, resolveOwnership } from './owners.js';
 import { assertSafeTarget, childPath } from './safety.js';
 
@@ -125,9 +125,8 @@ function trustedUids(ids: Ownership): Set<number> {
 
 async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
-    return await lstat(path);
+    return await lstatIfExists(path);
   } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
     throw toWriteError(error, 'inspect', path);
   }
 }
@@ -573,7 +572,10 @@ export async function readCertificateSet(spec: FilesSpec): Promise<CertificateSe
   let plain = 0;
   for (const e of entries) {
     const path = join(spec.dir, e.name);
-    const st = await lstat(path).catch((error: unknown) => errnoOf(error) ?? 'unknown');
+    const st = await lstatIfExists(path).then(
+      (found) => found ?? 'ENOENT',
+      (error: unknown) => errnoOf(error) ?? 'unknown',
+    );
     if (typeof st === 'string') {
       problems.push({ role: e.role, path, reason: st === 'ENOENT' ? 'missing' : 'unreadable', errno: st });
       continue;

@@ -80,6 +80,9 @@ export function open(path: string, flags: number | string, mode?: number): Promi
 }
 
 export const lstat = (path: string): Promise<Stats> => later(() => lstatSync(path));
+/** lstat, or undefined when nothing is there (no ENOENT error is built: a first boot asks ~100 times). */
+export const lstatIfExists = (path: string): Promise<Stats | undefined> =>
+  later(() => lstatSync(path, { throwIfNoEntry: false }));
 export const stat = (path: string): Promise<Stats> => later(() => statSync(path));
 export const mkdir = (path: string, options?: MakeDirectoryOptions & { mode?: number }) =>
   later(() => mkdirSync(path, options));

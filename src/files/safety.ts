@@ -3,11 +3,10 @@
  * files under us: a world-writable parent without the sticky bit, a symlink on the way that an
  * untrusted user owns, or a path that resolves (realpath) into directories such a user controls.
  */
-import type { Stats } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { WriteError } from '../errors.js';
-import { attempt, errnoOf } from './fs-ops.js';
-import { lstat, realpath, stat } from './local-fs.js';
+import { attempt } from './fs-ops.js';
+import { lstat, lstatIfExists, realpath, stat } from './local-fs.js';
 
 const STICKY = 0o1000;
 const WORLD_WRITE = 0o002;
@@ -16,15 +15,6 @@ function unsafe(path: string, why: string): WriteError {
   return new WriteError('unsafe-target', `refusing to write certificates under ${path}: ${why}`, {
     details: { path },
   });
-}
-
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 /** "/", "/a", "/a/b" for "/a/b". */
@@ -51,7 +41,7 @@ export async function assertSafeTarget(dir: string, trusted: ReadonlySet<number>
   // 1. Along the literal path: a symlink is only followed when a trusted user owns it.
   let deepestExisting: string = sep;
   for (const p of prefixes(dir)) {
-    const st = await attempt('inspect', p, () => lstatOrUndefined(p));
+    const st = await attempt('inspect', p, () => lstatIfExists(p));
     if (!st) break;
     if (st.isSymbolicLink()) {
       if (!trusted.has(st.uid))
