@@ -22,4 +22,6 @@ export async function main(argv: string[]): Promise<void> {
 export async function preload(): Promise<void> {
   await import('./cli/run-cli.js');
   await (await import('./cli/preload.js')).preloadAll();
+  // Only an optimisation: an install must not fail because of it (test/cli/warm-up.test.ts keeps it working).
+  await (await import('./cli/warm-up.js')).warmUp().catch(() => undefined);
 }
