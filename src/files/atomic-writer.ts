@@ -22,13 +22,15 @@ import {
   DATA_LINK,
   DATA_TMP,
   isGenerationName,
-  isProcessAlive,
+  isHolderAlive,
   LINK_TMP_PREFIX,
   LOCK_FILE,
   lockDirectory,
   newGenerationName,
   PREVIOUS_LINK,
   PREVIOUS_TMP,
+  readLockHolder,
+  TAKEOVER_FILE,
   visibleLinkTarget,
 } from './layout.js';
 import { lstat, lstatIfExists, mkdir, open, readdir, readlink, rm, stat } from './local-fs.js';
@@ -305,6 +307,7 @@ async function strays(dir: string, keep: ReadonlySet<string>): Promise<string[]>
       n === DATA_TMP ||
       n === PREVIOUS_TMP ||
       n === LOCK_FILE ||
+      n === TAKEOVER_FILE ||
       n.startsWith(`${LOCK_FILE}.`) ||
       n.startsWith(LINK_TMP_PREFIX) ||
       (isGenerationName(n) && !keep.has(n)),
@@ -324,9 +327,10 @@ async function recoverLocked(dir: string): Promise<string[]> {
   const keep = new Set([current, previous].filter((g): g is string => g !== undefined));
   for (const name of await strays(dir, keep)) {
     if (name === LOCK_FILE || name === `${LOCK_FILE}.${process.pid}`) continue; // ours, held right now
-    if (name.startsWith(`${LOCK_FILE}.`)) {
-      const pid = Number(name.slice(LOCK_FILE.length + 1));
-      if (Number.isInteger(pid) && pid > 0 && (await isProcessAlive(pid))) continue; // another writer publishing its lock
+    if (name === TAKEOVER_FILE || name.startsWith(`${LOCK_FILE}.`)) {
+      // Another writer publishing its lock, or inside a takeover: its file names it.
+      const holder = await readLockHolder(join(dir, name));
+      if (holder !== undefined && (await isHolderAlive(holder))) continue;
     }
     const path = join(dir, name);
     await attempt('remove', path, () => rm(path, { recursive: true, force: true }));

@@ -47,8 +47,8 @@ export function visibleLinkTarget(name: string): string {
   return `${DATA_LINK}/${name}`;
 }
 
-/** A lock holder is alive when signal 0 reaches it and it is not a zombie awaiting its reaper. */
-export async function isProcessAlive(pid: number): Promise<boolean> {
+/** A process is alive when signal 0 reaches it and it is not a zombie awaiting its reaper. */
+async function isProcessAlive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
   } catch (error) {
@@ -61,12 +61,94 @@ export async function isProcessAlive(pid: number): Promise<boolean> {
   return state !== 'Z' && state !== 'X' && state !== '';
 }
 
+/** This boot's id (Linux); '' where there is none. Read once. */
+let bootIdCache: Promise<string> | undefined;
+const bootId = () =>
+  (bootIdCache ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then(
+    (text) => text.trim(),
+    () => '',
+  ));
+
+/** What a lock file says: `<pid> <boot id>` (older agents wrote the pid alone). */
+export interface LockHolder {
+  pid: number;
+  bootId?: string;
+}
+
+/** The holder named in a lock file; undefined when the file is not there (or cannot be read). */
+export async function readLockHolder(path: string): Promise<LockHolder | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const [pid, boot] = text.trim().split(/\s+/);
+  return { pid: Number(pid), bootId: boot || undefined };
+}
+
+/**
+ * Whether the holder named in a lock file may still be writing. Not when the file is garbled, names this
+ * process (an earlier run with the same pid), names another boot (the machine rebooted while a writer held
+ * the lock: its pid may well be some other process now), or names a process that is gone.
+ */
+export async function isHolderAlive(holder: LockHolder): Promise<boolean> {
+  if (!Number.isInteger(holder.pid) || holder.pid <= 0 || holder.pid === process.pid) return false;
+  const current = await bootId();
+  if (holder.bootId !== undefined && current !== '' && holder.bootId !== current) return false;
+  return isProcessAlive(holder.pid);
+}
+
 // Serialises writers inside this process (the lock file only sees other processes).
 const inProcess = new Map<string, Promise<void>>();
 
+/** Only one writer at a time may remove a stale lock: see takeOverStaleLock. */
+export const TAKEOVER_FILE = `${LOCK_FILE}-takeover`;
+const TAKEOVER_WAIT_MS = 5;
+const TAKEOVER_ROUNDS = 400;
+
+const busy = (dir: string, path: string, pid: number) =>
+  new WriteError('write-failed', `${dir} is being written by process ${pid} (${path})`, {
+    retryable: true,
+    details: { path },
+  });
+
 /**
- * Exclusive lock on a set directory across processes: `..lock` holds the holder's pid, published
- * with link(2) so it never exists empty. A lock whose holder is dead (SIGKILL, crash) is taken over.
+ * Removes the lock at `lockPath` if its holder is (still) dead, inside the takeover section `..lock-takeover`
+ * (published with link(2) from our own `tmp`, like the lock). Without it two writers that both found the lock
+ * stale could both remove "it": the second one would remove the fresh lock the first one had just taken, and
+ * both would write the set at once. Inside the section the lock cannot change under us: only a takeover
+ * removes a lock, and a new lock can only be linked where there is none.
+ *
+ * A takeover section whose holder died (it lasts microseconds) is removed without a section of its own: two
+ * writers would have to find the same dead one at the same moment, after a crash inside that section.
+ */
+async function takeOverStaleLock(dir: string, tmp: string, lockPath: string): Promise<void> {
+  const sectionPath = join(dir, TAKEOVER_FILE);
+  for (let round = 0; ; round++) {
+    try {
+      await link(tmp, sectionPath);
+      break;
+    } catch (error) {
+      if (errnoOf(error) !== 'EEXIST') throw error;
+    }
+    const holder = await readLockHolder(sectionPath);
+    if (holder === undefined) continue;
+    if (!(await isHolderAlive(holder))) {
+      await removeFile(sectionPath);
+      continue;
+    }
+    if (round >= TAKEOVER_ROUNDS) throw busy(dir, sectionPath, holder.pid);
+    await new Promise((resolve) => setTimeout(resolve, TAKEOVER_WAIT_MS));
+  }
+  try {
+    const holder = await readLockHolder(lockPath);
+    if (holder !== undefined && !(await isHolderAlive(holder))) await removeFile(lockPath);
+  } finally {
+    await removeFile(sectionPath);
+  }
+}
+
+/**
+ * Exclusive lock on a set directory across processes: `..lock` holds the holder's pid and boot id, published
+ * with link(2) so it never exists empty. A lock whose holder is dead (SIGKILL, crash, power loss) is taken
+ * over, one writer at a time (takeOverStaleLock).
  */
 export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
   const previous = inProcess.get(dir) ?? Promise.resolve();
@@ -82,7 +164,8 @@ export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
   const tmp = join(dir, `${LOCK_FILE}.${process.pid}`);
   try {
     await attempt('lock', lockPath, async () => {
-      await writeFile(tmp, `${process.pid}\n`, { mode: 0o600, flag: 'w' });
+      const boot = await bootId();
+      await writeFile(tmp, `${process.pid}${boot ? ` ${boot}` : ''}\n`, { mode: 0o600, flag: 'w' });
       try {
         for (let round = 0; ; round++) {
           try {
@@ -91,24 +174,10 @@ export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
           } catch (error) {
             if (errnoOf(error) !== 'EEXIST' || round >= 3) throw error;
           }
-          const holder = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
-          if (
-            Number.isInteger(holder) &&
-            holder > 0 &&
-            holder !== process.pid &&
-            (await isProcessAlive(holder))
-          ) {
-            throw new WriteError(
-              'write-failed',
-              `${dir} is being written by process ${holder} (${lockPath})`,
-              {
-                retryable: true,
-                details: { path: lockPath },
-              },
-            );
-          }
-          // Dead holder (or an earlier run of this pid): the lock is stale.
-          await removeFile(lockPath);
+          const holder = await readLockHolder(lockPath);
+          if (holder === undefined) continue; // released in the meantime
+          if (await isHolderAlive(holder)) throw busy(dir, lockPath, holder.pid);
+          await takeOverStaleLock(dir, tmp, lockPath);
         }
       } finally {
         await removeFile(tmp);
