@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type GuardedProcess, spawnGuarded } from './guarded-process.js';
-import { type ApiResult, freePort, RUN_DIR, type TestVault, vaultBinary } from './openbao.js';
+import { freePort, RUN_DIR, type TestVault, vaultApi, vaultBinary, waitHealthy } from './openbao.js';
 import { registerTestSecret } from './secret-scan.js';
 
 export interface TlsTestVault extends TestVault {
@@ -97,38 +97,8 @@ export async function startOpenBaoWithTls(options: { name?: string } = {}): Prom
     ],
     { env: { PATH: process.env.PATH, HOME: process.env.HOME }, logFile },
   );
-  let exited = false;
-  void proc.exited.then(() => {
-    exited = true;
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited) throw new Error(`OpenBao (TLS) at ${address} exited during start-up, see ${logFile}`);
-    if (Date.now() > deadline) {
-      await proc.stop();
-      throw new Error(`OpenBao (TLS) at ${address} not healthy after 30s`);
-    }
-    const ok = await fetch(`${address}/v1/sys/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-
-  const api: TestVault['api'] = async (method, path, body, opts = {}) => {
-    const res = await fetch(`${address}/v1/${path}`, {
-      method,
-      headers: { 'X-Vault-Token': opts.token ?? rootToken },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as ApiResult['body']) : {};
-    if (!opts.allowError && res.status >= 300) {
-      throw new Error(`${method} ${path} -> ${res.status}: ${JSON.stringify(parsed.errors ?? parsed)}`);
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
+  await waitHealthy(address, proc);
+  const api = vaultApi(address, rootToken);
   const unsupported = () => {
     throw new Error('not supported by startOpenBaoWithTls');
   };

@@ -112,21 +112,7 @@ export async function startOpenBao(options: { name?: string; audit?: boolean } =
   };
   await launch();
 
-  const api: TestVault['api'] = async (method, path, body, opts = {}) => {
-    const headers: Record<string, string> = { 'X-Vault-Token': opts.token ?? rootToken };
-    if (opts.wrapTtl) headers['X-Vault-Wrap-TTL'] = opts.wrapTtl;
-    const res = await fetch(`${address}/v1/${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as ApiResult['body']) : {};
-    if (!opts.allowError && res.status >= 300) {
-      throw new Error(`${method} ${path} -> ${res.status}: ${JSON.stringify(parsed.errors ?? parsed)}`);
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
+  const api = vaultApi(address, rootToken);
 
   const unsealKey = () => {
     const keys = [...readFileSync(logFile, 'utf8').matchAll(/Unseal Key: (\S+)/g)];
@@ -170,7 +156,8 @@ export async function startOpenBao(options: { name?: string; audit?: boolean } =
   };
 }
 
-async function waitHealthy(address: string, proc: GuardedProcess): Promise<void> {
+/** Waits until the server at `address` answers `sys/health` with 200; stops it and throws after 30 s. */
+export async function waitHealthy(address: string, proc: GuardedProcess): Promise<void> {
   let exited = false;
   void proc.exited.then(() => {
     exited = true;
@@ -188,4 +175,23 @@ async function waitHealthy(address: string, proc: GuardedProcess): Promise<void>
   }
   await proc.stop();
   throw new Error(`OpenBao at ${address} not healthy after 30s`);
+}
+
+/** `TestVault['api']` for the server at `address`: root token unless `opts.token`, throws on >= 300 unless allowed. */
+export function vaultApi(address: string, rootToken: string): TestVault['api'] {
+  return async (method, path, body, opts = {}) => {
+    const headers: Record<string, string> = { 'X-Vault-Token': opts.token ?? rootToken };
+    if (opts.wrapTtl) headers['X-Vault-Wrap-TTL'] = opts.wrapTtl;
+    const res = await fetch(`${address}/v1/${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as ApiResult['body']) : {};
+    if (!opts.allowError && res.status >= 300) {
+      throw new Error(`${method} ${path} -> ${res.status}: ${JSON.stringify(parsed.errors ?? parsed)}`);
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
 }
