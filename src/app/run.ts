@@ -11,6 +11,7 @@ import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
 import { retryDelay } from '../plan/schedule.js';
+import { tokenTimes } from '../plan/token-upkeep.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import {
@@ -94,19 +95,6 @@ const CA_MAX_AGE_MS = 60 * 60_000;
 /** Retry budget of each wake after the first, all its requests together: the loop itself retries with backoff. */
 const LOOP_PASS_TIMEOUT_MS = 60_000;
 
-interface TokenClock {
-  expiresAt?: number;
-  renewAt?: number;
-}
-
-function tokenClock(ttlSeconds: number, renewable: boolean, now: number): TokenClock {
-  if (ttlSeconds <= 0) return {};
-  return {
-    expiresAt: now + ttlSeconds * 1000,
-    renewAt: renewable ? now + (ttlSeconds * 1000) / 2 : undefined,
-  };
-}
-
 export async function runDaemon(
   args: BootstrapArgs,
   io: CliIo,
@@ -127,7 +115,7 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
   const firstInfo = first.token?.info;
   if (!first.token || !firstInfo) throw new Error('internal: connect returned no token information');
   let source = first.token.source;
-  let clock = tokenClock(firstInfo.ttlSeconds, firstInfo.renewable, Date.now());
+  let clock = tokenTimes(firstInfo.ttlSeconds, firstInfo.renewable, Date.now());
   // Each wake after the first (token upkeep and pass) retries for a minute at most, all its requests
   // together: the loop itself retries with backoff.
   const cycleMs = Math.min(timeoutMsOf(args), LOOP_PASS_TIMEOUT_MS);
@@ -183,7 +171,7 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
             log,
           );
           source = activated.source;
-          clock = tokenClock(activated.info.ttlSeconds, activated.info.renewable, Date.now());
+          clock = tokenTimes(activated.info.ttlSeconds, activated.info.renewable, Date.now());
           state = {
             ...state,
             token: tokenState(
@@ -211,7 +199,7 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
     if (clock.renewAt !== undefined && Date.now() >= clock.renewAt) {
       try {
         const renewed = await vault.renewSelf();
-        clock = tokenClock(renewed.leaseDurationSeconds, renewed.renewable, Date.now());
+        clock = tokenTimes(renewed.leaseDurationSeconds, renewed.renewable, Date.now());
         state = {
           ...state,
           token: tokenState(renewed.leaseDurationSeconds, renewed.renewable, state.token?.periodSeconds),

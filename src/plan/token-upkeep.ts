@@ -20,13 +20,31 @@ export interface CheckedToken {
 
 export type TokenUpkeep = { action: 'none'; renewAt?: Date } | { action: 'lookup' | 'renew'; reason: string };
 
+/**
+ * The one rule for a token's times, from a check at `checkedAtMs` that saw `ttlSeconds`: it expires after its TTL
+ * and is renewed once half of it has passed (only a renewable one). A TTL of 0 means it never expires. `run` keeps
+ * its clock with it; `check` and `bootstrap` apply it to the state file through tokenUpkeep.
+ */
+export function tokenTimes(
+  ttlSeconds: number,
+  renewable: boolean,
+  checkedAtMs: number,
+): { expiresAt?: number; renewAt?: number } {
+  if (!(ttlSeconds > 0)) return {};
+  return {
+    expiresAt: checkedAtMs + ttlSeconds * 1000,
+    renewAt: renewable ? checkedAtMs + (ttlSeconds * 1000) / 2 : undefined,
+  };
+}
+
 export function tokenUpkeep(token: CheckedToken | undefined, now: Date): TokenUpkeep {
   if (token === undefined) return { action: 'lookup', reason: 'the token has not been checked yet' };
   const checkedAt = Date.parse(token.checkedAt);
   if (Number.isNaN(checkedAt) || !Number.isFinite(token.ttlSeconds) || typeof token.renewable !== 'boolean')
     return { action: 'lookup', reason: 'the recorded token check cannot be read' };
-  if (token.ttlSeconds <= 0 || !token.renewable) return { action: 'none' };
-  const renewAt = new Date(checkedAt + (token.ttlSeconds * 1000) / 2);
+  const times = tokenTimes(token.ttlSeconds, token.renewable, checkedAt);
+  if (times.renewAt === undefined) return { action: 'none' };
+  const renewAt = new Date(times.renewAt);
   if (now.getTime() >= renewAt.getTime()) {
     return {
       action: 'renew',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tokenState } from '../../src/app/state.js';
-import { tokenUpkeep } from '../../src/plan/token-upkeep.js';
+import { tokenTimes, tokenUpkeep } from '../../src/plan/token-upkeep.js';
 
 const at = (iso: string) => new Date(iso);
 const checked = (ttlSeconds: number, renewable: boolean) =>
@@ -33,5 +33,14 @@ describe('tokenUpkeep (what check and bootstrap do about the token)', () => {
       { ttlSeconds: 60, renewable: 'yes' as unknown as boolean, checkedAt: '2026-11-24T00:00:00Z' },
     ];
     for (const token of broken) expect(tokenUpkeep(token, new Date())).toMatchObject({ action: 'lookup' });
+  });
+});
+
+describe('tokenTimes (the rule run keeps its clock with)', () => {
+  it('expires after the TTL, renews at half of it, only when renewable; TTL 0 never expires', () => {
+    const t = Date.parse('2026-11-25T00:00:00Z');
+    expect(tokenTimes(3600, true, t)).toEqual({ expiresAt: t + 3_600_000, renewAt: t + 1_800_000 });
+    expect(tokenTimes(3600, false, t)).toEqual({ expiresAt: t + 3_600_000, renewAt: undefined });
+    expect(tokenTimes(0, true, t)).toEqual({});
   });
 });
