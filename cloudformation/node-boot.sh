@@ -112,6 +112,9 @@ install_agent() { # install_agent PACKAGE_DIR (an extracted `npm pack` tarball)
   "$ROOT/usr/local/bin/vault-pki-agent" --version
   # V8's compiled code for this host's Node.js, beside the program: every later start skips compiling it.
   "$ROOT/usr/local/bin/vault-pki-agent" --write-code-cache || say "no code cache written: start-up is slower, nothing else changes"
+  # A running `run` daemon keeps the program it started with (and an older one reads the set locks differently):
+  # move it onto the agent just installed. Nothing happens when it is not running.
+  systemctl try-restart vault-pki-agent-run.service
 }
 
 attach_eni() { # etcd members keep their address across replacements: a fixed ENI per member
