@@ -292,7 +292,9 @@ describe('node-boot install-agent (the release files on a host)', () => {
     expect(readdirSync(join(root, 'var/cache/vault-pki-agent'))).toEqual([]);
     expect(readFileSync(log, 'utf8')).toContain('daemon-reload');
     // A running `run` daemon is moved onto the new agent (try-restart: nothing if it is not running).
-    expect(readFileSync(log, 'utf8').trim().split('\n').at(-1)).toBe('try-restart vault-pki-agent-run.service');
+    expect(readFileSync(log, 'utf8').trim().split('\n').at(-1)).toBe(
+      'try-restart vault-pki-agent-run.service',
+    );
     expect(readdirSync(join(root, 'etc/systemd/system'))).toContain('vault-pki-agent.service');
     const agent = spawnSync(join(root, 'usr/local/bin/vault-pki-agent'), ['bootstrap', '--help'], {
       env: { PATH: process.env.PATH, VPA_DEBUG: '1' },
