@@ -18,7 +18,11 @@ export interface HaNode {
   readonly id: string;
   /** https://127.0.0.1N:PORT */
   readonly address: string;
+  /** The node's Raft data directory (raft.db, snapshots). */
+  readonly dataDir: string;
   running(): boolean;
+  /** PID of the running server, undefined while stopped. */
+  pid(): number | undefined;
 }
 
 export interface HaApiOptions {
@@ -36,6 +40,8 @@ export interface HaTestVault {
   /** The node that answers `sys/health` with 200 (active), waiting up to 30 s for one. */
   active(): Promise<HaNode>;
   api(method: string, path: string, body?: unknown, opts?: HaApiOptions): Promise<ApiResult>;
+  /** Bytes of a Raft snapshot taken from the active node now (what the cluster stores, compressed). */
+  snapshotBytes(): Promise<number>;
   /** SIGKILL one node (no clean step-down); resolves once it is gone. */
   kill(node: HaNode): Promise<void>;
   /** Start a stopped node again on its address with its data, and unseal it. */
@@ -156,7 +162,9 @@ export async function startOpenBaoCluster(options: { name?: string } = {}): Prom
   const nodes: HaNode[] = ips.map((_, i) => ({
     id: `node${i + 1}`,
     address: addresses[i]!,
+    dataDir: join(dir, `node${i + 1}`),
     running: () => procs[i] !== undefined,
+    pid: () => procs[i]?.pid,
   }));
 
   const launch = async (i: number) => {
@@ -293,6 +301,26 @@ export async function startOpenBaoCluster(options: { name?: string } = {}): Prom
           );
         }
         return r;
+      },
+      snapshotBytes: async () => {
+        const node = await active();
+        return new Promise<number>((resolve, reject) => {
+          const req = request(
+            new URL(`${node.address}/v1/sys/storage/raft/snapshot`),
+            { method: 'GET', ca, headers: { 'X-Vault-Token': rootToken } },
+            (res) => {
+              let bytes = 0;
+              res.on('data', (c: Buffer) => {
+                bytes += c.length;
+              });
+              res.on('end', () =>
+                res.statusCode === 200 ? resolve(bytes) : reject(new Error(`snapshot -> ${res.statusCode}`)),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
       },
       kill: async (node) => {
         const i = nodes.indexOf(node);
