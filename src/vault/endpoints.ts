@@ -1,0 +1,55 @@
+/**
+ * The Vault addresses a client may use (config `vault.address` as a list; VAULT_ADDR stays one) and the one
+ * that serves now. A failure that another node may not share (no connection, sealed, a standby that cannot
+ * serve, a 5xx) moves every caller to the next address at once; only when each address has failed since the
+ * last success does the caller back off (a round). The token is only ever sent to an address in the list:
+ * a redirect elsewhere is not followed.
+ */
+export class EndpointPool {
+  private index = 0;
+  private readonly failedInRound = new Set<string>();
+
+  constructor(readonly addresses: readonly string[]) {
+    if (addresses.length === 0) throw new Error('EndpointPool needs at least one address');
+  }
+
+  get current(): string {
+    return this.addresses[this.index]!;
+  }
+
+  /**
+   * A request to `address` failed there. Returns true when another address of this round is left to try at
+   * once; false when every address has failed since the last success (a new round starts: back off first).
+   */
+  failover(address: string): boolean {
+    this.failedInRound.add(address);
+    const n = this.addresses.length;
+    for (let step = 1; step <= n; step++) {
+      const candidate = (this.index + step) % n;
+      if (!this.failedInRound.has(this.addresses[candidate]!)) {
+        if (this.current === address) this.index = candidate;
+        return true;
+      }
+    }
+    // Every address failed in this round: start the next one on the address after the one that just failed.
+    this.failedInRound.clear();
+    if (this.current === address) this.index = (this.index + 1) % n;
+    return false;
+  }
+
+  succeeded(address: string): void {
+    this.failedInRound.delete(address);
+    if (this.failedInRound.size > 0 && this.current === address) this.failedInRound.clear();
+  }
+
+  /** The configured address whose origin `url` has (a redirect target we may follow), or undefined. */
+  configuredOrigin(url: string): string | undefined {
+    let origin: string;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      return undefined;
+    }
+    return this.addresses.find((a) => new URL(a).origin === origin);
+  }
+}
