@@ -56,6 +56,8 @@ export function fastParse<C extends FastCommand>(
     if (spec.type === undefined && spec.choices === undefined) return undefined;
     const value = eq >= 0 ? token.slice(eq + 1) : argv[++i];
     if (value === undefined || value === '' || value.startsWith('-')) return undefined;
+    // yargs strips one pair of surrounding quotes from a value (`--cluster='c1'` is c1): left to yargs.
+    if (/^(['"]).*\1$/s.test(value)) return undefined;
     if (spec.choices && !spec.choices.includes(value)) return undefined;
     given.set(name, value);
   }

@@ -128,6 +128,8 @@ describe('fast argv parser', () => {
     [['bootstrap', '--config']],
     [['bootstrap', '--config=']],
     [['bootstrap', '--config', '-c']],
+    [['kube-credential', "--cluster=''"]],
+    [['bootstrap', '--config', '"/c.yaml"']],
     [['bootstrap', '--log-level', 'loud']],
     [['bootstrap', '--logLevel', 'warn']],
     [['bootstrap', 'extra']],
