@@ -30,7 +30,7 @@ export interface BootstrapArgs extends GlobalArgs {
   only?: string[];
 }
 
-function selectCertificates(config: AgentConfig, only: string[] | undefined): AgentConfig {
+export function selectCertificates(config: AgentConfig, only: string[] | undefined): AgentConfig {
   if (!only || only.length === 0) return config;
   const names = new Set(config.certificates.map((c) => c.name));
   const unknown = only.filter((n) => !names.has(n));

@@ -1,6 +1,7 @@
 /** The command list: one entry per command, each loading its implementation on first use. */
 import type { BootstrapArgs } from '../app/bootstrap.js';
 import type { CheckArgs } from '../app/check.js';
+import type { RevokeArgs } from '../app/revoke.js';
 import type { StatusArgs } from '../app/status.js';
 import { kubeCredentialCommand, kubeconfigCommand } from './kube.js';
 import type { OptionTable, PositionalSpec } from './options.js';
@@ -67,6 +68,18 @@ export const COMMANDS: CommandModule[] = [
     run: async (args, io) => {
       const { runStatus } = await import('../app/status.js');
       return runStatus(args as unknown as StatusArgs, io);
+    },
+  },
+  {
+    command: 'revoke',
+    describe:
+      "decommission: revoke this node's current certificates in Vault (by PEM, proven with their keys); changes no file",
+    options: {
+      only: { type: 'string', array: true, describe: 'limit it to these certificate names' },
+    },
+    run: async (args, io) => {
+      const { runRevoke } = await import('../app/revoke.js');
+      return runRevoke(args as unknown as RevokeArgs, io);
     },
   },
   provisionCommand,
