@@ -396,6 +396,11 @@ export function computeDesiredState(settings: ProvisionSettings, vaultAddress: s
         'serving certificates carry no DNS names; set nodeNames per node type in the provision file',
     );
   }
+  if (settings.nodeNames['control-plane'] !== undefined && settings.loadBalancers === undefined) {
+    notes.push(
+      'nodeNames.control-plane is set but loadBalancers is not: an apiserver certificate naming the load balancer will be refused',
+    );
+  }
   return { resources, reach: describeReach(resources, settings), notes };
 }
 
