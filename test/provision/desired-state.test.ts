@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { complementCidrs } from '../../src/provision/cidr.js';
 import {
@@ -278,6 +280,13 @@ describe('desired state from the presets', () => {
       /p.yaml at line 1.*mounts.etcd/,
     );
     expect(() => parseProvisionFile('nodenames: [a]', 'p.yaml')).toThrow(/nodenames/);
+  });
+
+  it('the provision file examples in docs/OPERATORS.md parse', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/OPERATORS.md'), 'utf8');
+    const examples = [...doc.matchAll(/```yaml\n([\s\S]+?)```/g)].map((m) => m[1] as string);
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const text of examples) expect(() => parseProvisionFile(text)).not.toThrow();
   });
 
   it('a role tuning must name a role provision creates (a misspelt one would tune nothing)', () => {
