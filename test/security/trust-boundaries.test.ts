@@ -265,6 +265,19 @@ describe('a stolen worker token, against the roles and policies provision writes
   });
 });
 
+describe('a stolen worker token with the node names of an older provision file (a plain list)', () => {
+  it('the kubelet identity is bounded by the list too: no CN=system:node:control-plane-1', async () => {
+    const rules = join(work, 'c3-provision.yaml');
+    writeFileSync(rules, `nodeNames: ["ip-10-1-*"]\nloadBalancers: [${LB}]\n`);
+    const run = await operator(['provision', '--cluster', 'c3', '--provision-config', rules]);
+    expect(run.code, run.stderr).toBe(0);
+    const cns = (await bestEfforts(await tokenFor('c3', 'worker'))).map((o) => commonName(o.cert));
+    expect(cns).not.toContain('system:node:control-plane-1');
+    expect(cns).not.toContain('system:node:etcd-1');
+    expect(cns).toContain(`system:node:${WORKER}`);
+  });
+});
+
 describe('what each other node type can obtain (real OpenBao)', () => {
   it('etcd-member: etcd member and health-check identities from the etcd CAs, nothing from the Kubernetes or front-proxy CA', async () => {
     await provisionC2();
