@@ -5,14 +5,14 @@
  * cloudformation/etcd.yaml starts it (client-certificate auth, the etcd CA as the only trusted CA).
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandPreset, type PresetName } from '../../src/config/presets.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { generateKey } from '../../src/pki/keys.js';
-import { runAgent } from '../support/agent.js';
+import { runAgent, waitFor } from '../support/agent.js';
 import {
   materializeWriteFiles,
   renderUserData,
@@ -22,12 +22,15 @@ import {
 import {
   type ClientTls,
   type EtcdCluster,
+  etcdBinary,
   etcdClusterUnavailableReason,
+  isRunning,
   startEtcdCluster,
 } from '../support/etcd-cluster.js';
 import { createFakeSystemctl } from '../support/fake-systemctl/index.js';
-import { createTestNetwork, type TestNetwork } from '../support/netns.js';
-import { startOpenBao, type TestVault } from '../support/openbao.js';
+import { type GuardedProcess, spawnGuarded } from '../support/guarded-process.js';
+import { createTestNetwork, runCommand, type TestNetwork } from '../support/netns.js';
+import { freePort, startOpenBao, type TestVault } from '../support/openbao.js';
 import { registerTestSecret } from '../support/secret-scan.js';
 
 let vault: TestVault;
@@ -363,6 +366,9 @@ describe.skipIf(etcdSkip)(
     let cluster: EtcdCluster | undefined;
     let root: string;
     let env: Record<string, string>;
+    let serverCa = '';
+    let apiserver: ClientTls | undefined;
+    let clientDir: (name: string, o: { certificatePem: string; keyPem: string }) => ClientTls;
 
     beforeAll(async () => {
       network = await createTestNetwork(1);
@@ -394,7 +400,10 @@ describe.skipIf(etcdSkip)(
       );
     }, 120_000);
 
+    const proxies: GuardedProcess[] = [];
+
     afterAll(async () => {
+      await Promise.all(proxies.map((p) => p.stop()));
       await cluster?.stop();
       await network?.destroy();
     });
@@ -418,8 +427,8 @@ describe.skipIf(etcdSkip)(
           },
         ],
       });
-      const serverCa = under('ETCD_TRUSTED_CA_FILE', '/etc/etcd/pki/server/ca.pem');
-      const clientDir = (name: string, o: { certificatePem: string; keyPem: string }): ClientTls => {
+      serverCa = under('ETCD_TRUSTED_CA_FILE', '/etc/etcd/pki/server/ca.pem');
+      clientDir = (name, o) => {
         const dir = join(root, 'attacker', name);
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, 'cert.pem'), o.certificatePem);
@@ -448,7 +457,7 @@ describe.skipIf(etcdSkip)(
         { token: await tokenFor('c1', 'control-plane'), allowError: true },
       );
       expect(issued.status, JSON.stringify(issued.body.errors)).toBe(200);
-      const apiserver = clientDir('apiserver', {
+      apiserver = clientDir('apiserver', {
         certificatePem: String(issued.body.data?.certificate),
         keyPem: String(issued.body.data?.private_key),
       });
@@ -476,5 +485,71 @@ describe.skipIf(etcdSkip)(
       });
       console.log(`[trust-boundaries] etcd refused all ${tries.length} certificates a worker token obtained`);
     }, 180_000);
+
+    it('etcd grpc-proxy (3.4) serves the control plane with the etcd-grpc-proxy certificate (no CN) upstream, and refuses an upstream certificate with a CN (etcd#9521)', async () => {
+      if (!cluster || !apiserver) throw new Error('the etcd of the previous test did not start');
+      const preset = expandPreset('etcd-grpc-proxy', {
+        node: 'control-plane-1',
+        serviceIp: SERVICE_IP,
+        dnsDomain: 'cluster.local',
+        mounts: {
+          etcd: 'etcd/c1/pki',
+          kubernetes: 'k8s/c1/pki',
+          frontProxy: 'k8s-front-proxy/c1/pki',
+          etcdOverlay: 'etcd-overlay/c1/pki',
+        },
+      });
+      expect(preset.commonName).toBe('');
+      const issued = await vault.api(
+        'POST',
+        `${preset.mount}/issue/${preset.role}`,
+        { key_type: 'ec', ttl: '1h' },
+        { token: await tokenFor('c1', 'control-plane'), allowError: true },
+      );
+      expect(issued.status, JSON.stringify(issued.body.errors)).toBe(200);
+      const upstream = clientDir('grpc-proxy', {
+        certificatePem: String(issued.body.data?.certificate),
+        keyPem: String(issued.body.data?.private_key),
+      });
+      expect(new X509Certificate(readFileSync(upstream.cert)).subject).toBeUndefined(); // no CN, no subject
+
+      const startProxy = async (name: string, tls: ClientTls) => {
+        const port = await freePort();
+        const logFile = join(root, `${name}.log`);
+        const proc = await spawnGuarded(
+          etcdBinary('etcd'),
+          [
+            'grpc-proxy',
+            'start',
+            `--endpoints=${cluster!.endpoints[0]}`,
+            `--listen-addr=127.0.0.1:${port}`,
+            `--cert=${tls.cert}`,
+            `--key=${tls.key}`,
+            `--cacert=${tls.ca}`,
+          ],
+          { logFile, env: { PATH: process.env.PATH } },
+        );
+        proxies.push(proc);
+        return { port, proc, log: () => readFileSync(logFile, 'utf8') };
+      };
+      const ctl = (port: number, args: string[]) =>
+        runCommand(
+          [etcdBinary('etcdctl'), `--endpoints=http://127.0.0.1:${port}`, '--dial-timeout=2s', ...args],
+          { env: { PATH: process.env.PATH, ETCDCTL_API: '3' } },
+        );
+
+      const good = await startProxy('grpc-proxy', upstream);
+      let read = await ctl(good.port, ['get', '/registry/', '--prefix']);
+      for (let i = 0; i < 30 && read.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        read = await ctl(good.port, ['get', '/registry/', '--prefix']);
+      }
+      expect(read.stdout, `${read.stderr}\n${good.log()}`).toContain('s3cret');
+
+      // The same proxy with a CN in its upstream certificate: etcd 3.4 refuses to run it.
+      const withCn = await startProxy('grpc-proxy-with-cn', apiserver);
+      await waitFor(() => !isRunning(withCn.proc.pid), 15_000, 'grpc-proxy with a CN to exit');
+      expect(withCn.log()).toContain('cert has non empty Common Name (kube-apiserver-etcd-client)');
+    }, 120_000);
   },
 );
