@@ -198,6 +198,27 @@ describe('desired state from the presets', () => {
     expect(() => parseProvisionFile('nodeNames: { workers: [a] }', 'p.yaml')).toThrow(/workers/);
   });
 
+  it("refuses worker name patterns that admit the apiserver's names, a load balancer or another node type's name", () => {
+    const file = (workers: string, extra = '') =>
+      `nodeNames:\n  worker: ${workers}\n  control-plane: [cp-1]\nloadBalancers: [api.prod.example]\n${extra}`;
+    for (const [workers, hit] of [
+      ['["*"]', 'kube-apiserver'],
+      ['["kube*"]', 'kube-apiserver'],
+      ['["ip-1", "*.svc"]', 'kubernetes.default.svc'],
+      ['["*.prod.example"]', 'api.prod.example'],
+      ['["cp-*"]', 'cp-1'],
+      ['["KUBERNETES"]', 'kubernetes'],
+    ] as const) {
+      expect(() => parseProvisionFile(file(workers), 'p.yaml'), workers).toThrow(
+        new RegExp(`p.yaml at line 2.*nodeNames.worker.*admits "${hit.replaceAll('.', '\\.')}"`),
+      );
+    }
+    expect(() => parseProvisionFile(file('["*.svc.k8s.internal"]', 'dnsDomain: k8s.internal\n'))).toThrow(
+      /kubernetes\.default\.svc\.k8s\.internal/,
+    );
+    expect(() => parseProvisionFile(file('["ip-10-1-*", "w-*.prod.example"]'))).not.toThrow();
+  });
+
   it('the plan shows, per node type, the names it can obtain', () => {
     const text = formatPlan(
       planChanges(
