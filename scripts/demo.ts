@@ -75,12 +75,13 @@ try {
 
   step('provision: mounts, CAs, roles, policies and token roles for cluster "demo"');
   // Name rules per node type: the workers (this host's name here) may claim their own kubelet identity only.
+  // The control plane runs on the same host here, so it gets no list (any host name in its apiserver role).
   const rules = join(out, 'provision.yaml');
   const node = JSON.stringify(hostname());
   // etcd members: their names and the DNS names the template adds (altNames, etcd-N.<EtcdDomain>).
   writeFileSync(
     rules,
-    `nodeNames:\n  worker: [${node}]\n  control-plane: [${node}]\n  etcd-member: ["etcd-*"]\nloadBalancers: [api.demo.example.internal]\n`,
+    `nodeNames:\n  worker: [${node}]\n  etcd-member: ["etcd-*"]\nloadBalancers: [api.demo.example.internal]\n`,
   );
   console.log(`provision config (${rules.replace(`${out}/`, 'demo-out/')}):\n${readFileSync(rules, 'utf8')}`);
   const plan = agentRun(['provision', '--cluster', 'demo', '--provision-config', rules], operator, true);
