@@ -17,6 +17,7 @@ import { parseDurationSeconds } from '../util/duration.js';
 import { complementCidrs } from './cidr.js';
 import {
   DEFAULT_ROLE_TUNING,
+  INSTANCE_NODE_TYPES,
   NODE_ROLE_TUNING,
   type ProvisionSettings,
   type RoleTuning,
@@ -67,7 +68,7 @@ const CA_DESCRIPTIONS: Record<CaName, string> = {
   etcdOverlay: 'overlay network etcd CA (not trusted by the Kubernetes etcd)',
 };
 /** Node types that run on instances and get tokens from a token role (engineers log in instead). */
-export const TOKEN_NODE_TYPES: readonly NodeType[] = NODE_TYPE_NAMES.filter((t) => t !== 'engineer');
+export const TOKEN_NODE_TYPES: readonly NodeType[] = INSTANCE_NODE_TYPES;
 
 function seconds(value: string): number {
   const s = parseDurationSeconds(value);
