@@ -2,13 +2,16 @@
  * `npm run demo`: the whole boot path on this machine, with nothing to set up.
  *   provision -> token create (one per node type) -> three "instances" (an etcd member, a control-plane
  *   node, a worker) each given exactly the files its CloudFormation template's user data writes ->
- *   bootstrap on each -> one etcd started on 127.0.0.1 with the member's issued certificates, checked
- *   by etcdctl with client certificates the other nodes were issued -> status.
+ *   bootstrap on each -> the member's two etcds started on 127.0.0.1 the way its user data configures
+ *   them (the Kubernetes etcd trusts only the etcd CA, the overlay etcd only the overlay CA), checked by
+ *   etcdctl with client certificates the other nodes were issued (a worker's is refused by the
+ *   Kubernetes etcd) -> status.
  * Everything lands in ./demo-out. The OpenBao dev server and etcd are stopped on exit and on Ctrl-C
  * (and cannot outlive this process: both run under test/support's guarded spawn).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { materializeWriteFiles, renderUserData, sampleValues } from '../test/support/cfn-user-data.js';
 import { etcdBinary } from '../test/support/etcd-cluster.js';
@@ -25,7 +28,7 @@ const isRoot = process.getuid?.() === 0;
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
-let etcd: GuardedProcess | undefined;
+const etcds: GuardedProcess[] = [];
 step(`starting a local OpenBao dev server (${vaultVersion().split(' (')[0]})`);
 const vault = await startOpenBao({ name: 'demo' });
 let stopping: Promise<void> | undefined;
@@ -34,7 +37,7 @@ const stop = () => {
     // The guards are unref'd: keep the event loop alive until both servers are gone.
     const keepAlive = setInterval(() => {}, 1000);
     try {
-      await etcd?.stop();
+      await Promise.all(etcds.map((e) => e.stop()));
       await vault.stop();
     } finally {
       clearInterval(keepAlive);
@@ -71,11 +74,26 @@ try {
   const operator = { VAULT_ADDR: vault.address, VAULT_TOKEN: vault.rootToken };
 
   step('provision: mounts, CAs, roles, policies and token roles for cluster "demo"');
-  const plan = agentRun(['provision', '--cluster', 'demo'], operator, true);
+  // Name rules per node type: the workers (this host's name here) may claim their own kubelet identity only.
+  // The control plane runs on the same host here, so it gets no list (any host name in its apiserver role).
+  const rules = join(out, 'provision.yaml');
+  const node = JSON.stringify(hostname());
+  // etcd members: their names and the DNS names the template adds (altNames, etcd-N.<EtcdDomain>).
+  writeFileSync(
+    rules,
+    `nodeNames:\n  worker: [${node}]\n  etcd-member: ["etcd-*"]\nloadBalancers: [api.demo.example.internal]\n`,
+  );
+  console.log(`provision config (${rules.replace(`${out}/`, 'demo-out/')}):\n${readFileSync(rules, 'utf8')}`);
+  const plan = agentRun(['provision', '--cluster', 'demo', '--provision-config', rules], operator, true);
   const changes = plan.stdout.split('\n').filter((l) => /^[+~] /.test(l));
-  console.log(`$ vault-pki-agent provision --cluster demo\n${changes.length} changes applied, e.g.`);
+  console.log(
+    `$ vault-pki-agent provision --cluster demo --provision-config demo-out/provision.yaml\n${changes.length} changes applied, e.g.`,
+  );
   for (const kind of ['mount', 'ca', 'role', 'policy', 'token-role'])
     console.log(`  ${changes.find((l) => l.startsWith(`+ ${kind} `))}`);
+  console.log('what each node type can obtain (from the plan):');
+  const reach = plan.stdout.split('\n').filter((l) => /^# (\S+ can obtain:| {2})/.test(l));
+  for (const line of reach) console.log(line.slice(2));
 
   const ca = String((await vault.api('GET', 'etcd/demo/pki/cert/ca')).body.data?.certificate);
   const nodes = [
@@ -142,66 +160,80 @@ try {
       'etcd is not installed: skipping the etcd health check (run `bash scripts/install-test-tools` as root)',
     );
   } else {
-    step('etcd on 127.0.0.1 with the certificates etcd-1 was issued');
     const pki = (node: string, set: string, file: string) =>
       join(roots[node]?.root ?? '', set.startsWith('/') ? set.slice(1) : set, file);
-    const clientPort = await freePort();
-    const peerPort = await freePort();
-    const clientUrl = `https://127.0.0.1:${clientPort}`;
-    const peerUrl = `https://127.0.0.1:${peerPort}`;
-    const server = (f: string) => pki('etcd-1', 'etc/etcd/pki/server', f);
-    const peer = (f: string) => pki('etcd-1', 'etc/etcd/pki/peer', f);
-    etcd = await spawnGuarded(
-      etcdBinary('etcd'),
-      [
-        '--name=etcd-1',
-        `--data-dir=${join(out, 'etcd-1', 'var', 'lib', 'etcd')}`,
-        `--listen-client-urls=${clientUrl}`,
-        `--advertise-client-urls=${clientUrl}`,
-        `--listen-peer-urls=${peerUrl}`,
-        `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=etcd-1=${peerUrl}`,
-        `--cert-file=${server('cert.pem')}`,
-        `--key-file=${server('key.pem')}`,
-        `--trusted-ca-file=${server('ca.pem')}`,
-        '--client-cert-auth',
-        `--peer-cert-file=${peer('cert.pem')}`,
-        `--peer-key-file=${peer('key.pem')}`,
-        `--peer-trusted-ca-file=${peer('ca.pem')}`,
-        '--peer-client-cert-auth',
-      ],
-      { logFile: join(out, 'etcd-1', 'etcd.log') },
-    );
-    console.log(`etcd (pid ${etcd.pid}) serving ${clientUrl}; log in demo-out/etcd-1/etcd.log`);
-
-    const clients = [
-      ['worker-1', 'etc/kubernetes/pki/flanneld-etcd-client', 'flanneld'],
-      ['control-plane-1', 'etc/kubernetes/pki/apiserver-etcd-client', 'kube-apiserver-etcd-client'],
-    ] as const;
-    for (const [node, set, cn] of clients) {
-      step(`etcdctl endpoint health, as ${cn} (a client certificate ${node} was issued)`);
+    /** One of etcd-1's etcds on 127.0.0.1, configured by the environment file its user data wrote. */
+    const startEtcd = async (name: string, envFile: string) => {
+      const root = roots['etcd-1']?.root ?? '';
+      const env: Record<string, string> = {};
+      for (const line of readFileSync(join(root, envFile), 'utf8').split('\n')) {
+        const m = /^(ETCD_[A-Z_]+)=(.*)$/.exec(line);
+        if (m) env[m[1] as string] = m[2]?.startsWith('/') ? join(root, m[2]) : (m[2] as string);
+      }
+      const clientUrl = `https://127.0.0.1:${await freePort()}`;
+      const peerUrl = `https://127.0.0.1:${await freePort()}`;
+      const proc = await spawnGuarded(
+        etcdBinary('etcd'),
+        [
+          `--name=${name}`,
+          `--data-dir=${join(root, 'var', 'lib', name)}`,
+          `--listen-client-urls=${clientUrl}`,
+          `--advertise-client-urls=${clientUrl}`,
+          `--listen-peer-urls=${peerUrl}`,
+          `--initial-advertise-peer-urls=${peerUrl}`,
+          `--initial-cluster=${name}=${peerUrl}`,
+        ],
+        { logFile: join(root, `${name}.log`), env: { PATH: process.env.PATH, ...env } },
+      );
+      etcds.push(proc);
+      console.log(`${name} (pid ${proc.pid}) serving ${clientUrl}, settings from ${envFile}:`);
+      for (const [k, v] of Object.entries(env)) console.log(`  ${k}=${v.replaceAll(`${out}/`, 'demo-out/')}`);
+      return clientUrl;
+    };
+    /** etcdctl endpoint health with a client certificate another node was issued. */
+    const health = async (url: string, node: string, set: string, attempts: number) => {
       const args = [
-        `--endpoints=${clientUrl}`,
+        `--endpoints=${url}`,
         `--cacert=${pki(node, set, 'ca.pem')}`,
         `--cert=${pki(node, set, 'cert.pem')}`,
         `--key=${pki(node, set, 'key.pem')}`,
+        '--dial-timeout=2s',
+        '--command-timeout=3s',
         'endpoint',
         'health',
       ];
       console.log(`$ etcdctl ${args.join(' ').replaceAll(`${out}/`, 'demo-out/')}`);
-      let health = '';
-      for (let attempt = 0; attempt < 50; attempt++) {
+      let text = '';
+      for (let attempt = 0; attempt < attempts; attempt++) {
         const r = spawnSync(etcdBinary('etcdctl'), args, {
           encoding: 'utf8',
           env: { ...process.env, ETCDCTL_API: '3' },
         });
-        health = `${r.stdout}${r.stderr}`.trim();
+        text = `${r.stdout}${r.stderr}`.trim();
         if (r.status === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      console.log(health);
-      if (!/is healthy/.test(health)) throw new Error('etcd did not report healthy');
-    }
+      console.log(text.split('\n').slice(-2).join('\n'));
+      return /is healthy/.test(text);
+    };
+
+    step(
+      'etcd-1: the Kubernetes etcd (trusts the etcd CA only) and the overlay etcd (trusts the overlay CA only)',
+    );
+    const kubernetesEtcd = await startEtcd('etcd-1', 'etc/etcd/etcd-tls.env');
+    const overlayEtcd = await startEtcd('etcd-1-overlay', 'etc/etcd-overlay/etcd-tls.env');
+
+    step('etcdctl endpoint health on the Kubernetes etcd, as kube-apiserver-etcd-client (control-plane-1)');
+    if (!(await health(kubernetesEtcd, 'control-plane-1', 'etc/kubernetes/pki/apiserver-etcd-client', 50)))
+      throw new Error('the Kubernetes etcd did not report healthy');
+    step('etcdctl endpoint health on the overlay etcd, as flanneld (worker-1)');
+    if (!(await health(overlayEtcd, 'worker-1', 'etc/kubernetes/pki/flanneld-etcd-client', 50)))
+      throw new Error('the overlay etcd did not report healthy');
+    step(
+      "the same flanneld certificate on the Kubernetes etcd: refused (a worker's certificates open no Kubernetes data)",
+    );
+    if (await health(kubernetesEtcd, 'worker-1', 'etc/kubernetes/pki/flanneld-etcd-client', 1))
+      throw new Error("the Kubernetes etcd accepted a worker's certificate");
   }
 
   for (const node of nodes) {

@@ -6,14 +6,23 @@
 import type { MountNaming, Usage } from './types.js';
 import { normaliseIp } from './validate.js';
 
-/** Which CA (and so which PKI mount) a preset is issued from. */
-export type CaName = 'etcd' | 'kubernetes' | 'frontProxy';
+/**
+ * Which CA (and so which PKI mount) a preset is issued from. `etcd` is the CA of the etcd that holds the
+ * Kubernetes data: it issues only to etcd members and the control plane. `etcdOverlay` is the CA of a
+ * separate etcd for the overlay network (flannel, calico): the only etcd CA a worker reaches, and one the
+ * Kubernetes etcd does not trust (docs/OPERATORS.md "Two etcd CAs").
+ */
+export type CaName = 'etcd' | 'kubernetes' | 'frontProxy' | 'etcdOverlay';
 
 export type PresetName =
   | 'etcd-server'
   | 'etcd-peer'
   | 'etcd-client'
   | 'apiserver-etcd-client'
+  | 'etcd-grpc-proxy'
+  | 'etcd-overlay-server'
+  | 'etcd-overlay-peer'
+  | 'etcd-overlay-client'
   | 'apiserver'
   | 'apiserver-kubelet-client'
   | 'controller-manager'
@@ -30,7 +39,10 @@ export interface PresetDefinition {
   ca: CaName;
   /** Vault role under the mount. Several presets can share one role (same O and usages). */
   role: string;
-  /** CN template with `<node>` placeholders; null when the config must give `commonName`. */
+  /**
+   * CN template with `<node>` placeholders; null when the config must give `commonName` (the role bounds it
+   * to a list `provision` configures); '' for no CN at all.
+   */
   commonName: string | null;
   /**
    * SAN templates in order: `<node>`, `<ip>`, `<lb>`, `<svc>`, `<domain>` or literals. Each entry is
@@ -58,11 +70,36 @@ export const PRESETS: Readonly<Record<PresetName, PresetDefinition>> = {
     sans: ['<node>', 'localhost', '<ip>', '127.0.0.1', '::1'],
     usages: ['server', 'client'],
   },
+  // Health checks (etcdctl) on members and the control plane; CNs bounded by provision's etcdClientNames.
   'etcd-client': { ca: 'etcd', role: 'client', commonName: null, sans: [], usages: ['client'] },
   'apiserver-etcd-client': {
     ca: 'etcd',
-    role: 'client',
+    role: 'apiserver-etcd-client',
     commonName: 'kube-apiserver-etcd-client',
+    sans: [],
+    usages: ['client'],
+  },
+  // `etcd grpc-proxy`'s upstream certificate: etcd 3.4 refuses one with a CN (etcd#9521).
+  'etcd-grpc-proxy': { ca: 'etcd', role: 'grpc-proxy', commonName: '', sans: [], usages: ['client'] },
+  'etcd-overlay-server': {
+    ca: 'etcdOverlay',
+    role: 'member',
+    commonName: '<node>',
+    sans: ['<node>', 'localhost', '<lb>', '<ip>', '127.0.0.1', '::1'],
+    usages: ['server', 'client'],
+  },
+  'etcd-overlay-peer': {
+    ca: 'etcdOverlay',
+    role: 'member',
+    commonName: '<node>',
+    sans: ['<node>', 'localhost', '<ip>', '127.0.0.1', '::1'],
+    usages: ['server', 'client'],
+  },
+  // The network plugin's client (e.g. flanneld); CNs bounded by provision's overlayClientNames.
+  'etcd-overlay-client': {
+    ca: 'etcdOverlay',
+    role: 'client',
+    commonName: null,
     sans: [],
     usages: ['client'],
   },
@@ -147,7 +184,7 @@ export function isPresetName(value: string): value is PresetName {
 
 /** Presets each node type's policy and token may issue (SPEC "Presets", node types). */
 export const NODE_TYPES: Readonly<Record<NodeType, readonly PresetName[]>> = {
-  'etcd-member': ['etcd-server', 'etcd-peer', 'etcd-client'],
+  'etcd-member': ['etcd-server', 'etcd-peer', 'etcd-client', 'etcd-overlay-server', 'etcd-overlay-peer'],
   'control-plane': [
     'apiserver',
     'apiserver-etcd-client',
@@ -156,8 +193,10 @@ export const NODE_TYPES: Readonly<Record<NodeType, readonly PresetName[]>> = {
     'scheduler',
     'front-proxy-client',
     'etcd-client',
+    'etcd-grpc-proxy',
   ],
-  worker: ['kubelet-serving', 'kubelet-client', 'etcd-client'],
+  // Nothing from the Kubernetes etcd's CA: the network plugin's etcd client comes from the overlay CA.
+  worker: ['kubelet-serving', 'kubelet-client', 'etcd-overlay-client'],
   engineer: ['engineer'],
 };
 
@@ -169,6 +208,7 @@ export function defaultMountNaming(cluster: string): MountNaming {
     etcd: `etcd/${cluster}/pki`,
     kubernetes: `k8s/${cluster}/pki`,
     frontProxy: `k8s-front-proxy/${cluster}/pki`,
+    etcdOverlay: `etcd-overlay/${cluster}/pki`,
   };
 }
 

@@ -333,6 +333,9 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
             frontProxy: z.optional(
               checked((v) => (isMountPath(v) ? undefined : `${quote(v)} is not a mount path`)),
             ),
+            etcdOverlay: z.optional(
+              checked((v) => (isMountPath(v) ? undefined : `${quote(v)} is not a mount path`)),
+            ),
           }),
         ),
       }),

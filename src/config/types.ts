@@ -81,11 +81,15 @@ export interface VaultSettings {
   requestTimeoutMs?: number;
 }
 
-/** PKI mount path per CA (default `etcd/<c>/pki`, `k8s/<c>/pki`, `k8s-front-proxy/<c>/pki`). */
+/**
+ * PKI mount path per CA (default `etcd/<c>/pki`, `k8s/<c>/pki`, `k8s-front-proxy/<c>/pki`,
+ * `etcd-overlay/<c>/pki`).
+ */
 export interface MountNaming {
   etcd: string;
   kubernetes: string;
   frontProxy: string;
+  etcdOverlay: string;
 }
 
 /** The node-level values presets fill in (SPEC "Presets": `<node>`, `<ip>`, `<lb>`, `<svc>`, `<domain>`). */

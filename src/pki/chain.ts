@@ -68,8 +68,10 @@ export function buildChain(
 
 /** Short name of a certificate for messages: its CN, else its whole subject. */
 export function certificateLabel(cert: X509Certificate): string {
-  const cn = cert.subject.split('\n').find((l) => l.startsWith('CN='));
-  return cn ? cn.slice(3) : cert.subject.replace(/\n/g, ', ');
+  // An empty subject (the etcd-grpc-proxy certificate) is undefined in Node.
+  const subject = cert.subject ?? '';
+  const cn = subject.split('\n').find((l) => l.startsWith('CN='));
+  return cn ? cn.slice(3) : subject.replace(/\n/g, ', ') || '(empty subject)';
 }
 
 /** Certificates without duplicates (same fingerprint), first occurrence kept. */

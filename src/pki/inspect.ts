@@ -107,9 +107,12 @@ function readEkus(ext: Extension | undefined): string[] | undefined {
   });
 }
 
-/** Node prints the subject as `CN=a\nO=b` lines; the CN is the (last) `CN=` line. */
-function commonNameOf(dn: string): string | undefined {
-  const lines = dn.split('\n').filter((l) => l.startsWith('CN='));
+/**
+ * Node prints the subject as `CN=a\nO=b` lines; the CN is the (last) `CN=` line. An empty subject (the
+ * etcd-grpc-proxy certificate) is `undefined` in Node, not ''.
+ */
+function commonNameOf(dn: string | undefined): string | undefined {
+  const lines = (dn ?? '').split('\n').filter((l) => l.startsWith('CN='));
   return lines.at(-1)?.slice(3);
 }
 
@@ -149,7 +152,7 @@ export function describeCertificate(cert: X509Certificate, what = 'certificate')
     throw malformedInput(what, 'validity dates cannot be read');
   return {
     pem: cert.toString(),
-    subject: cert.subject,
+    subject: cert.subject ?? '',
     commonName: commonNameOf(cert.subject),
     issuer: cert.issuer,
     issuerCommonName: commonNameOf(cert.issuer),

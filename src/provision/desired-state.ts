@@ -14,8 +14,10 @@ import {
 } from '../config/presets.js';
 import { isIpAddress } from '../config/validate.js';
 import { parseDurationSeconds } from '../util/duration.js';
+import { complementCidrs } from './cidr.js';
 import {
   DEFAULT_ROLE_TUNING,
+  INSTANCE_NODE_TYPES,
   NODE_ROLE_TUNING,
   type ProvisionSettings,
   type RoleTuning,
@@ -52,18 +54,21 @@ export type DesiredResource =
 
 export interface DesiredState {
   resources: DesiredResource[];
+  /** Per node type, the names its policy lets it obtain (plan text: what a stolen token is worth). */
+  reach: string[];
   /** Things the operator should know about what is left out (e.g. no engineer role without --engineer-auth). */
   notes: string[];
 }
 
-const CA_NAMES: readonly CaName[] = ['etcd', 'kubernetes', 'frontProxy'];
+const CA_NAMES: readonly CaName[] = ['etcd', 'kubernetes', 'frontProxy', 'etcdOverlay'];
 const CA_DESCRIPTIONS: Record<CaName, string> = {
-  etcd: 'etcd CA',
+  etcd: 'etcd CA (the Kubernetes data: etcd members and the control plane only)',
   kubernetes: 'Kubernetes CA',
   frontProxy: 'Kubernetes front-proxy (aggregation layer) CA',
+  etcdOverlay: 'overlay network etcd CA (not trusted by the Kubernetes etcd)',
 };
 /** Node types that run on instances and get tokens from a token role (engineers log in instead). */
-export const TOKEN_NODE_TYPES: readonly NodeType[] = NODE_TYPE_NAMES.filter((t) => t !== 'engineer');
+export const TOKEN_NODE_TYPES: readonly NodeType[] = INSTANCE_NODE_TYPES;
 
 function seconds(value: string): number {
   const s = parseDurationSeconds(value);
@@ -73,37 +78,111 @@ function seconds(value: string): number {
 
 const HOSTNAME_LIKE = /^[A-Za-z0-9*.-]+$/;
 
+/** The node types whose policies reach a role (from the presets each node type issues). */
+export function roleOwners(ca: CaName, role: string): NodeType[] {
+  return NODE_TYPE_NAMES.filter((t) =>
+    NODE_TYPES[t].some((p) => PRESETS[p].ca === ca && PRESETS[p].role === role),
+  );
+}
+
 /**
- * Name constraints that admit exactly the names the role's presets produce: fixed CNs and literal SANs
- * as bare domains, `system:node:<node>` as a glob, node names as configured (or any host name).
+ * The names the owners of a role may claim as `<node>`: the union of their `nodeNames`, or undefined when
+ * any owner has none (open). The seam for per-instance identity: a templated name (an auth method's
+ * instance id, `{{identity.entity.aliases.<accessor>.metadata.instance_id}}`) would be returned here.
+ */
+function nodeNamesOf(owners: readonly NodeType[], settings: Pick<ProvisionSettings, 'nodeNames'>) {
+  const names: string[] = [];
+  for (const t of owners) {
+    if (t === 'engineer') continue;
+    const own = settings.nodeNames[t];
+    if (own === undefined) return undefined;
+    for (const n of own) if (!names.includes(n)) names.push(n);
+  }
+  return names;
+}
+
+/** `allowed_ip_sans_cidr` of a role with IP SANs: the owners' ranges; workers default to "not the service CIDR". */
+function ipBounds(
+  owners: readonly NodeType[],
+  settings: Pick<ProvisionSettings, 'nodeAddresses' | 'serviceCidr'>,
+  serviceIp: boolean,
+): string[] {
+  const ranges: string[] = [];
+  for (const t of owners) {
+    if (t === 'engineer') continue;
+    const own =
+      settings.nodeAddresses[t] ?? (t === 'worker' ? complementCidrs(settings.serviceCidr) : undefined);
+    if (own === undefined) return []; // open: any address
+    for (const r of own) if (!ranges.includes(r)) ranges.push(r);
+  }
+  // The apiserver's certificate carries the first service IP.
+  if (serviceIp && ranges.length > 0 && !ranges.includes(settings.serviceCidr))
+    ranges.push(settings.serviceCidr);
+  return ranges;
+}
+
+type NameSettings = Pick<
+  ProvisionSettings,
+  | 'nodeNames'
+  | 'nodeAddresses'
+  | 'loadBalancers'
+  | 'dnsDomain'
+  | 'serviceCidr'
+  | 'etcdClientNames'
+  | 'overlayClientNames'
+>;
+
+/**
+ * Name constraints that admit exactly the names the role's presets produce, for the node types that own
+ * the role: fixed CNs and literal SANs as bare names, `system:node:<node>` as globs over the owners' node
+ * names, given CNs bounded by the provision lists, IP SANs bounded by the owners' ranges. Vault checks
+ * the CN and the DNS SANs against one list and compares bare names without case (globs with case).
  */
 export function nameConstraints(
   presets: readonly PresetName[],
-  settings: Pick<ProvisionSettings, 'nodeNames' | 'loadBalancers' | 'dnsDomain'>,
+  settings: NameSettings,
+  owners: readonly NodeType[] = [],
 ): Record<string, FieldValue> {
   const names = new Set<string>();
   let anyName = false;
   let nodeName = false;
+  let kubeletName = false;
   let ipSans = false;
+  let serviceIp = false;
   let localhost = false;
+  let requireCn = true;
   for (const p of presets) {
     const preset = PRESETS[p];
     const cn = preset.commonName;
-    if (cn === null) anyName = true;
+    if (cn === null) {
+      // Given CNs: bounded by the provision file's list for the etcd CAs, open for admin (no node reaches it).
+      if (preset.ca === 'etcd') for (const n of settings.etcdClientNames) names.add(n);
+      else if (preset.ca === 'etcdOverlay') for (const n of settings.overlayClientNames) names.add(n);
+      else anyName = true;
+    } else if (cn === '') requireCn = false;
     else if (cn === '<node>') nodeName = true;
-    else names.add(cn.replace('<node>', '*'));
+    else if (cn.includes('<node>')) kubeletName = true;
+    else names.add(cn);
     for (const san of preset.sans) {
       if (san === '<node>') nodeName = true;
       else if (san === '<lb>') for (const lb of settings.loadBalancers ?? []) names.add(lb);
-      else if (san === '<ip>' || san === '<svc>' || isIpAddress(san)) ipSans = true;
+      else if (san === '<svc>') {
+        ipSans = true;
+        serviceIp = true;
+      } else if (san === '<ip>' || isIpAddress(san)) ipSans = true;
       else if (san === 'localhost') localhost = true;
       else names.add(san.replace('<domain>', settings.dnsDomain));
     }
   }
-  if (nodeName && settings.nodeNames) for (const n of settings.nodeNames) names.add(n);
-  const openNodeNames = nodeName && !settings.nodeNames;
+  const nodeNames = nodeName || kubeletName ? nodeNamesOf(owners, settings) : [];
+  if (kubeletName) {
+    // system:node:<name> for each of the owners' node names; any name when they have none.
+    for (const n of nodeNames ?? ['*']) names.add(`system:node:${n}`);
+  }
+  if (nodeName && nodeNames) for (const n of nodeNames) names.add(n);
   const list = [...names].sort();
   const hostnames = list.every((n) => HOSTNAME_LIKE.test(n));
+  const ipRanges = ipSans ? ipBounds(owners, settings, serviceIp) : [];
   const fields: Record<string, FieldValue> = {
     allow_any_name: false,
     allowed_domains: list,
@@ -115,9 +194,12 @@ export function nameConstraints(
     enforce_hostnames: hostnames,
     allow_localhost: localhost,
     allow_ip_sans: ipSans,
+    allowed_ip_sans_cidr: ipRanges,
+    require_cn: requireCn,
   };
-  if (anyName || (openNodeNames && hostnames)) {
-    // Any valid host name (etcd members, apiserver SANs) or any name at all (given CNs).
+  // Any valid host name: etcd members and the apiserver without node names (roles no worker reaches),
+  // or any name at all for given CNs that no provision list bounds (admin).
+  if (anyName || (nodeName && nodeNames === undefined && !kubeletName && hostnames)) {
     return {
       ...fields,
       allow_any_name: true,
@@ -126,11 +208,8 @@ export function nameConstraints(
       allow_glob_domains: false,
     };
   }
-  if (openNodeNames) {
-    // Kubelet serving: CN system:node:* plus DNS SANs of unknown node names. Vault applies one list to
-    // both, so the node names can only be opened with a catch-all glob; the role is server-only.
-    return { ...fields, allowed_domains: [...list, '*'].sort(), allow_glob_domains: true };
-  }
+  // A kubelet serving role whose owners have no node names gets no DNS names at all: a catch-all glob
+  // would also admit the apiserver's names (kubernetes.default.svc, the load balancer).
   return fields;
 }
 
@@ -160,7 +239,6 @@ function roleFields(
     allowed_other_sans: [],
     use_csr_common_name: true,
     use_csr_sans: true,
-    require_cn: true,
     generate_lease: false,
     no_store: false,
     ttl: seconds(t.ttl),
@@ -244,6 +322,7 @@ export function computeDesiredState(settings: ProvisionSettings, vaultAddress: s
         t.organization ?? [],
         {
           ...nameConstraints([], settings),
+          require_cn: true,
           // Identity templating: the only CN allowed is the caller's alias name on the engineers' auth method.
           allowed_domains: [`{{identity.entity.aliases.${settings.engineerAuthAccessor}.name}}`],
           allowed_domains_template: true,
@@ -256,7 +335,7 @@ export function computeDesiredState(settings: ProvisionSettings, vaultAddress: s
       fields = roleFields(
         role.usages,
         role.organization ? [role.organization] : [],
-        nameConstraints(role.presets, settings),
+        nameConstraints(role.presets, settings, roleOwners(role.ca, role.role)),
         t,
       );
     }
@@ -312,5 +391,57 @@ export function computeDesiredState(settings: ProvisionSettings, vaultAddress: s
       },
     });
   }
-  return { resources, notes };
+  if (settings.nodeNames.worker === undefined) {
+    notes.push(
+      "nodeNames.worker is not set: a worker token may claim any node's kubelet identity (system:node:*) and its kubelet " +
+        'serving certificates carry no DNS names; set nodeNames per node type in the provision file',
+    );
+  }
+  if (settings.nodeNames['control-plane'] !== undefined && settings.loadBalancers === undefined) {
+    notes.push(
+      'nodeNames.control-plane is set but loadBalancers is not: an apiserver certificate naming the load balancer will be refused',
+    );
+  }
+  return { resources, reach: describeReach(resources, settings), notes };
+}
+
+/** What one role lets its caller put into a certificate, from the role's own fields. */
+export function describeRole(fields: Record<string, FieldValue>, serviceCidr: string): string {
+  const parts: string[] = [];
+  const domains = (fields.allowed_domains as string[]) ?? [];
+  if (fields.allowed_domains_template) parts.push("CN = the caller's login name");
+  else if (fields.allow_any_name) parts.push(fields.enforce_hostnames ? 'any host name' : 'any name');
+  else if (domains.length > 0) parts.push(domains.join(', '));
+  if (fields.require_cn === false) parts.push('no CN');
+  if (fields.allow_localhost) parts.push('localhost');
+  if (!fields.allow_ip_sans) parts.push('no IP');
+  else {
+    const cidrs = (fields.allowed_ip_sans_cidr as string[]) ?? [];
+    const outside = complementCidrs(serviceCidr);
+    if (cidrs.length === 0) parts.push('any IP');
+    else if (cidrs.length === outside.length && outside.every((c) => cidrs.includes(c)))
+      parts.push(`any IP outside ${serviceCidr}`);
+    else parts.push(`IP in ${cidrs.join(', ')}`);
+  }
+  const usage = [fields.server_flag ? 'server' : '', fields.client_flag ? 'client' : '']
+    .filter(Boolean)
+    .join('+');
+  const o = (fields.organization as string[]) ?? [];
+  return `${parts.join('; ')} (${usage}${o.length > 0 ? `, O=${o.join(',')}` : ''})`;
+}
+
+function describeReach(resources: readonly DesiredResource[], settings: ProvisionSettings): string[] {
+  const lines: string[] = [];
+  const roles = new Map<string, Extract<DesiredResource, { kind: 'role' }>>();
+  for (const r of resources) if (r.kind === 'role') roles.set(`${r.mount}/${r.name}`, r);
+  for (const r of resources) {
+    if (r.kind !== 'policy') continue;
+    lines.push(`${r.nodeType} can obtain:`);
+    const paths = [...String(r.fields.policy).matchAll(/path "(.+)\/issue\/([^"/]+)"/g)];
+    for (const [, mount, name] of paths) {
+      const role = roles.get(`${mount}/${name}`);
+      if (role) lines.push(`  ${mount}/${name}: ${describeRole(role.fields, settings.serviceCidr)}`);
+    }
+  }
+  return lines;
 }

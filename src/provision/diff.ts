@@ -23,8 +23,13 @@ export type Change =
 export interface Plan {
   changes: Change[];
   unchanged: number;
+  /** Per node type, the names it can obtain once the plan is applied. */
+  reach: string[];
   notes: string[];
 }
+
+/** Fields older servers do not have (OpenBao's allowed_ip_sans_cidr): absent from an answer = unsupported. */
+const OPTIONAL_FIELDS = new Set(['allowed_ip_sans_cidr']);
 
 function normaliseArray(value: unknown): string[] {
   if (value === null || value === undefined || value === '') return [];
@@ -67,6 +72,7 @@ export function diffResource(
   const fields: FieldChange[] = [];
   for (const [field, to] of Object.entries(resource.fields)) {
     if (resource.kind === 'mount' && field === 'type') continue;
+    if (OPTIONAL_FIELDS.has(field) && !(field in observed)) continue;
     if (!sameValue(to, observed[field])) fields.push({ field, from: observed[field], to });
   }
   return fields.length > 0 ? { action: 'update', resource, fields } : undefined;
@@ -80,7 +86,7 @@ export function planChanges(desired: DesiredState, observed: ObservedState): Pla
     if (change) changes.push(change);
     else unchanged++;
   }
-  return { changes, unchanged, notes: desired.notes };
+  return { changes, unchanged, reach: desired.reach, notes: desired.notes };
 }
 
 function show(value: unknown): string {
@@ -120,6 +126,7 @@ export function formatPlan(plan: Plan): string {
     else if (change.action === 'conflict') lines.push(`! ${r.id}: ${change.reason}`);
     else for (const f of change.fields) lines.push(`~ ${r.id}: ${f.field}: ${show(f.from)} -> ${show(f.to)}`);
   }
+  for (const line of plan.reach) lines.push(`# ${line}`);
   for (const note of plan.notes) lines.push(`# ${note}`);
   lines.push(
     plan.changes.length === 0

@@ -4,8 +4,8 @@
  * node boots from exactly the files that user data writes, then the old token is revoked and a node
  * still holding it fails its next pass with exit 4 and a message that says what to do.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentRun, runAgent } from '../support/agent.js';
@@ -52,7 +52,10 @@ const printed = (r: AgentRun) => `${r.stdout}${r.stderr}`;
 beforeAll(async () => {
   vault = await startOpenBao({ name: 'rotation' });
   work = mkdtempSync(join(tmpdir(), 'vpa-rotation-'));
-  const provision = await operator(['provision', '--cluster', 'c1']);
+  // The workers' kubelet serving certificates carry their node name (the host name here): provision names them.
+  const rules = join(work, 'provision.yaml');
+  writeFileSync(rules, `nodeNames:\n  worker: [${JSON.stringify(hostname())}]\n`);
+  const provision = await operator(['provision', '--cluster', 'c1', '--provision-config', rules]);
   expect(provision.code, provision.stderr).toBe(0);
   const ca = String((await vault.api('GET', 'k8s/c1/pki/cert/ca')).body.data?.certificate);
   caBase64 = Buffer.from(`${ca}\n`).toString('base64');

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { NODE_TYPES, type NodeType, PRESETS, type PresetName } from '../../src/config/presets.js';
 import { AGENT_BIN } from '../support/agent.js';
 import {
   CFN_DIR,
@@ -218,6 +219,61 @@ describe('rendered user data', () => {
     }
     const nodeBoot = spawnSync('bash', ['-n', join(CFN_DIR, 'node-boot.sh')], { encoding: 'utf8' });
     expect(nodeBoot.status, nodeBoot.stderr).toBe(0);
+  });
+
+  it("each template asks only for its node type's presets; workers for none of the Kubernetes etcd CA", () => {
+    const nodeType: Record<string, NodeType> = {
+      'etcd.yaml': 'etcd-member',
+      'control-plane.yaml': 'control-plane',
+      'workers.yaml': 'worker',
+    };
+    for (const r of rendered) {
+      const config = parse(
+        writeFilesOf(r.text).find((f) => f.path === '/etc/vault-pki-agent/config.yaml')?.content ?? '',
+      ) as { certificates: Record<string, { preset: PresetName }> };
+      const type = nodeType[r.file] as NodeType;
+      for (const [name, c] of Object.entries(config.certificates)) {
+        expect(NODE_TYPES[type], `${r.resource} ${name}`).toContain(c.preset);
+        if (type === 'worker') expect(PRESETS[c.preset].ca, `${r.resource} ${name}`).not.toBe('etcd');
+      }
+    }
+  });
+
+  it('etcd members: the Kubernetes etcd trusts only the etcd CA, the overlay etcd only the overlay CA', () => {
+    for (const r of rendered.filter((x) => x.file === 'etcd.yaml')) {
+      const files = writeFilesOf(r.text);
+      const env = (path: string) =>
+        Object.fromEntries(
+          (files.find((f) => f.path === path)?.content ?? '')
+            .split('\n')
+            .filter((l) => /^ETCD_/.test(l))
+            .map((l) => l.split('=') as [string, string]),
+        );
+      for (const [dir, unit] of [
+        ['/etc/etcd', 'etcd'],
+        ['/etc/etcd-overlay', 'etcd-overlay'],
+      ] as const) {
+        expect(env(`${dir}/etcd-tls.env`), r.resource).toEqual({
+          ETCD_CLIENT_CERT_AUTH: 'true',
+          ETCD_TRUSTED_CA_FILE: `${dir}/pki/server/ca.pem`,
+          ETCD_CERT_FILE: `${dir}/pki/server/cert.pem`,
+          ETCD_KEY_FILE: `${dir}/pki/server/key.pem`,
+          ETCD_PEER_CLIENT_CERT_AUTH: 'true',
+          ETCD_PEER_TRUSTED_CA_FILE: `${dir}/pki/peer/ca.pem`,
+          ETCD_PEER_CERT_FILE: `${dir}/pki/peer/cert.pem`,
+          ETCD_PEER_KEY_FILE: `${dir}/pki/peer/key.pem`,
+        });
+        expect(
+          files.find((f) => f.path === `/etc/systemd/system/${unit}.service.d/20-tls.conf`)?.content,
+        ).toContain(`EnvironmentFile=${dir}/etcd-tls.env`);
+      }
+      // The sets those files name come from the matching CA's presets.
+      const config = writeFilesOf(r.text).find((f) => f.path === '/etc/vault-pki-agent/config.yaml')?.content;
+      expect(config).toMatch(/preset: etcd-server\n.*\n\s+files: \{ dir: \/etc\/etcd\/pki\/server,/);
+      expect(config).toMatch(
+        /preset: etcd-overlay-server\n.*\n\s+files: \{ dir: \/etc\/etcd-overlay\/pki\/server,/,
+      );
+    }
   });
 
   it('each rendered agent config is accepted by the agent (`check`, no Vault calls)', () => {

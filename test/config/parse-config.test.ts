@@ -68,6 +68,7 @@ describe('the good node example', () => {
       etcd: 'etcd/prod-eu1/pki',
       kubernetes: 'k8s/prod-eu1/pki',
       frontProxy: 'k8s-front-proxy/prod-eu1/pki',
+      etcdOverlay: 'etcd-overlay/prod-eu1/pki',
     });
   });
 
@@ -221,7 +222,12 @@ describe('defaults', () => {
       vault: { wrappedToken: false },
       certificates: [],
       stateDir: '/var/lib/vault-pki-agent',
-      mounts: { etcd: 'etcd/prod/pki', kubernetes: 'k8s/prod/pki', frontProxy: 'k8s-front-proxy/prod/pki' },
+      mounts: {
+        etcd: 'etcd/prod/pki',
+        kubernetes: 'k8s/prod/pki',
+        frontProxy: 'k8s-front-proxy/prod/pki',
+        etcdOverlay: 'etcd-overlay/prod/pki',
+      },
       node: { name: 'node-1', ip: '10.0.1.5', serviceIp: '10.96.0.1', dnsDomain: 'cluster.local' },
     });
   });

@@ -48,10 +48,45 @@ const expected: Record<
     ip: [],
     usages: ['client'],
   },
+  // Its own role (one role per identity): the health-check client role takes other, configured CNs.
   'apiserver-etcd-client': {
     mount: 'etcd/prod/pki',
-    role: 'client',
+    role: 'apiserver-etcd-client',
     cn: 'kube-apiserver-etcd-client',
+    dns: [],
+    ip: [],
+    usages: ['client'],
+  },
+  // SPEC: etcd CA, no CN (etcd 3.4's grpc-proxy refuses one), client.
+  'etcd-grpc-proxy': {
+    mount: 'etcd/prod/pki',
+    role: 'grpc-proxy',
+    cn: '',
+    dns: [],
+    ip: [],
+    usages: ['client'],
+  },
+  // The overlay network's etcd: its own CA, which the Kubernetes etcd does not trust.
+  'etcd-overlay-server': {
+    mount: 'etcd-overlay/prod/pki',
+    role: 'member',
+    cn: 'node-1',
+    dns: ['node-1', 'localhost', 'api.prod.example.com'],
+    ip: ['10.0.1.5', '127.0.0.1', '::1'],
+    usages: ['server', 'client'],
+  },
+  'etcd-overlay-peer': {
+    mount: 'etcd-overlay/prod/pki',
+    role: 'member',
+    cn: 'node-1',
+    dns: ['node-1', 'localhost'],
+    ip: ['10.0.1.5', '127.0.0.1', '::1'],
+    usages: ['server', 'client'],
+  },
+  'etcd-overlay-client': {
+    mount: 'etcd-overlay/prod/pki',
+    role: 'client',
+    cn: undefined,
     dns: [],
     ip: [],
     usages: ['client'],
@@ -177,16 +212,22 @@ describe('presets', () => {
   });
 
   it('follows a custom mount naming', () => {
-    const mounts = { etcd: 'pki/prod/etcd', kubernetes: 'pki/prod/k8s', frontProxy: 'pki/prod/fp' };
+    const mounts = {
+      etcd: 'pki/prod/etcd',
+      kubernetes: 'pki/prod/k8s',
+      frontProxy: 'pki/prod/fp',
+      etcdOverlay: 'pki/prod/overlay',
+    };
     expect(expandPreset('etcd-peer', { ...params, mounts }).mount).toBe('pki/prod/etcd');
     expect(expandPreset('scheduler', { ...params, mounts }).mount).toBe('pki/prod/k8s');
     expect(expandPreset('front-proxy-client', { ...params, mounts }).mount).toBe('pki/prod/fp');
+    expect(expandPreset('etcd-overlay-client', { ...params, mounts }).mount).toBe('pki/prod/overlay');
   });
 });
 
 describe('node types', () => {
   it.each([
-    ['etcd-member', ['etcd-server', 'etcd-peer', 'etcd-client']],
+    ['etcd-member', ['etcd-server', 'etcd-peer', 'etcd-client', 'etcd-overlay-server', 'etcd-overlay-peer']],
     [
       'control-plane',
       [
@@ -197,9 +238,11 @@ describe('node types', () => {
         'scheduler',
         'front-proxy-client',
         'etcd-client',
+        'etcd-grpc-proxy',
       ],
     ],
-    ['worker', ['kubelet-serving', 'kubelet-client', 'etcd-client']],
+    // No preset of the Kubernetes etcd's CA: the network plugin's client is the overlay CA's.
+    ['worker', ['kubelet-serving', 'kubelet-client', 'etcd-overlay-client']],
     ['engineer', ['engineer']],
   ])('%s may issue %j', (type, presets) => {
     expect([...NODE_TYPES[type as keyof typeof NODE_TYPES]].sort()).toEqual([...presets].sort());

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { complementCidrs } from '../../src/provision/cidr.js';
 import {
   computeDesiredState,
   type DesiredResource,
@@ -9,16 +12,21 @@ import { parseProvisionFile, resolveProvisionSettings } from '../../src/provisio
 
 const settings = (file = '', engineer?: string) =>
   resolveProvisionSettings({ cluster: 'c1', engineerAuthAccessor: engineer }, parseProvisionFile(file));
+/** Roles by name; the overlay CA's member and client roles (same names, later mount) are left out. */
 const roles = (state: ReturnType<typeof computeDesiredState>) =>
   new Map(
     state.resources
       .filter((r): r is Extract<DesiredResource, { kind: 'role' }> => r.kind === 'role')
+      .filter((r) => !r.mount.startsWith('etcd-overlay/'))
       .map((r) => [r.name, r.fields]),
   );
 
 describe('desired state from the presets', () => {
   const state = computeDesiredState(settings('', 'auth_userpass_1'), 'https://vault.example:8200');
   const role = roles(state);
+  /** Roles by mount and name (the overlay CA has its own member and client roles). */
+  const roleAt = (s: ReturnType<typeof computeDesiredState>, id: string) =>
+    s.resources.find((r) => r.kind === 'role' && r.id === `role ${id}`)?.fields;
 
   it.each([
     // role, server, client, O, name rules
@@ -29,7 +37,35 @@ describe('desired state from the presets', () => {
       [],
       { allow_any_name: true, enforce_hostnames: true, allow_ip_sans: true, allow_localhost: true },
     ],
-    ['client', false, true, [], { allow_any_name: true, allow_ip_sans: false, allow_localhost: false }],
+    // Was allow_any_name (the hole: any CN from the etcd CA); now the configured health-check CNs only.
+    [
+      'client',
+      false,
+      true,
+      [],
+      {
+        allowed_domains: ['kube-etcd-healthcheck-client'],
+        allow_bare_domains: true,
+        allow_glob_domains: false,
+        allow_any_name: false,
+        allow_ip_sans: false,
+        allow_localhost: false,
+      },
+    ],
+    [
+      'apiserver-etcd-client',
+      false,
+      true,
+      [],
+      { allowed_domains: ['kube-apiserver-etcd-client'], allow_any_name: false, allow_ip_sans: false },
+    ],
+    [
+      'grpc-proxy',
+      false,
+      true,
+      [],
+      { allowed_domains: [], allow_any_name: false, require_cn: false, allow_ip_sans: false },
+    ],
     [
       'kubelet-client',
       false,
@@ -43,12 +79,18 @@ describe('desired state from the presets', () => {
         allow_any_name: false,
       },
     ],
+    // Was allowed_domains ['*', 'system:node:*'] (the hole: the apiserver's names and the service IP):
+    // without worker node names, no DNS names and no address in the service CIDR.
     [
       'kubelet',
       true,
       false,
       ['system:nodes'],
-      { allowed_domains: ['*', 'system:node:*'], allow_ip_sans: true },
+      {
+        allowed_domains: ['system:node:*'],
+        allow_ip_sans: true,
+        allowed_ip_sans_cidr: complementCidrs('10.96.0.0/12'),
+      },
     ],
     [
       'component',
@@ -115,25 +157,114 @@ describe('desired state from the presets', () => {
       'kubernetes.default.svc.cluster.local',
     ]);
     expect(tight.get('apiserver')?.allow_any_name).toBe(false);
-    expect(tight.get('kubelet')?.allowed_domains).toEqual(['ip-10-*', 'system:node:*']);
+    // A plain list applies to every node type: the kubelet CN is bounded to the same names.
+    expect(tight.get('kubelet')?.allowed_domains).toEqual(['ip-10-*', 'system:node:ip-10-*']);
+    expect(tight.get('kubelet-client')?.allowed_domains).toEqual(['system:node:ip-10-*']);
+  });
+
+  it("node names per node type: each role admits only its owners' names; addresses bound the IP SANs", () => {
+    const s = computeDesiredState(
+      settings(
+        [
+          'nodeNames:',
+          '  worker: ["ip-10-1-*"]',
+          '  control-plane: [cp-*]',
+          '  etcd-member: [etcd-*]',
+          'nodeAddresses: { worker: [10.1.0.0/16], control-plane: [10.0.0.0/24] }',
+          'serviceCidr: 10.100.0.0/16',
+          'etcdClientNames: [etcd-probe]',
+          'overlayClientNames: [flanneld, calico]',
+        ].join('\n'),
+      ),
+      'http://v',
+    );
+    expect(roleAt(s, 'k8s/c1/pki/roles/kubelet')).toMatchObject({
+      allowed_domains: ['ip-10-1-*', 'system:node:ip-10-1-*'],
+      allowed_ip_sans_cidr: ['10.1.0.0/16'],
+    });
+    expect(roleAt(s, 'k8s/c1/pki/roles/kubelet-client')?.allowed_domains).toEqual(['system:node:ip-10-1-*']);
+    // The apiserver keeps the service IP inside its bounds.
+    expect(roleAt(s, 'k8s/c1/pki/roles/apiserver')).toMatchObject({
+      allowed_ip_sans_cidr: ['10.0.0.0/24', '10.100.0.0/16'],
+    });
+    expect(roleAt(s, 'k8s/c1/pki/roles/apiserver')?.allowed_domains).toContain('cp-*');
+    for (const member of ['etcd/c1/pki/roles/member', 'etcd-overlay/c1/pki/roles/member']) {
+      expect(roleAt(s, member)).toMatchObject({ allowed_domains: ['etcd-*'], allowed_ip_sans_cidr: [] });
+    }
+    expect(roleAt(s, 'etcd/c1/pki/roles/client')?.allowed_domains).toEqual(['etcd-probe']);
+    expect(roleAt(s, 'etcd-overlay/c1/pki/roles/client')?.allowed_domains).toEqual(['calico', 'flanneld']);
+    expect(() => parseProvisionFile('nodeAddresses: { worker: [10.1.0.1/16] }', 'p.yaml')).toThrow(/CIDR/);
+    expect(() => parseProvisionFile('overlayClientNames: ["*"]', 'p.yaml')).toThrow(/no globs/);
+    expect(() => parseProvisionFile('nodeNames: { workers: [a] }', 'p.yaml')).toThrow(/workers/);
+  });
+
+  it("refuses worker name patterns that admit the apiserver's names, a load balancer or another node type's name", () => {
+    const file = (workers: string, extra = '') =>
+      `nodeNames:\n  worker: ${workers}\n  control-plane: [cp-1]\nloadBalancers: [api.prod.example]\n${extra}`;
+    for (const [workers, hit] of [
+      ['["*"]', 'kube-apiserver'],
+      ['["kube*"]', 'kube-apiserver'],
+      ['["ip-1", "*.svc"]', 'kubernetes.default.svc'],
+      ['["*.prod.example"]', 'api.prod.example'],
+      ['["cp-*"]', 'cp-1'],
+      ['["KUBERNETES"]', 'kubernetes'],
+    ] as const) {
+      expect(() => parseProvisionFile(file(workers), 'p.yaml'), workers).toThrow(
+        new RegExp(`p.yaml at line 2.*nodeNames.worker.*admits "${hit.replaceAll('.', '\\.')}"`),
+      );
+    }
+    expect(() => parseProvisionFile(file('["*.svc.k8s.internal"]', 'dnsDomain: k8s.internal\n'))).toThrow(
+      /kubernetes\.default\.svc\.k8s\.internal/,
+    );
+    expect(() => parseProvisionFile(file('["ip-10-1-*", "w-*.prod.example"]'))).not.toThrow();
+  });
+
+  it('the plan shows, per node type, the names it can obtain', () => {
+    const text = formatPlan(
+      planChanges(
+        computeDesiredState(settings('nodeNames: { worker: ["ip-10-1-*"] }'), 'http://v'),
+        new Map(),
+      ),
+    );
+    const worker = text.slice(text.indexOf('# worker can obtain:'), text.indexOf('# nodeNames') >>> 0);
+    expect(worker.split('\n').slice(0, 4)).toEqual([
+      '# worker can obtain:',
+      '#   k8s/c1/pki/kubelet: ip-10-1-*, system:node:ip-10-1-*; any IP outside 10.96.0.0/12 (server, O=system:nodes)',
+      '#   k8s/c1/pki/kubelet-client: system:node:ip-10-1-*; no IP (client, O=system:nodes)',
+      '#   etcd-overlay/c1/pki/client: flanneld; no IP (client)',
+    ]);
+    expect(text).toContain('#   etcd/c1/pki/grpc-proxy: no CN; no IP (client)');
+    expect(text).not.toContain('# nodeNames.worker is not set');
+    expect(formatPlan(planChanges(computeDesiredState(settings(), 'http://v'), new Map()))).toContain(
+      '# nodeNames.worker is not set',
+    );
   });
 
   it('policies grant only the node type paths plus token self-management', () => {
     const policy = (t: string) =>
       String(state.resources.find((r) => r.kind === 'policy' && r.nodeType === t)?.fields.policy);
     const paths = (t: string) => [...policy(t).matchAll(/path "([^"]+)"/g)].map((m) => m[1]);
+    // Was etcd/c1/pki/{sign,issue}/client (the hole): a worker reaches no role of the Kubernetes etcd CA.
     expect(paths('worker')).toEqual([
       'k8s/c1/pki/sign/kubelet',
       'k8s/c1/pki/issue/kubelet',
       'k8s/c1/pki/sign/kubelet-client',
       'k8s/c1/pki/issue/kubelet-client',
-      'etcd/c1/pki/sign/client',
-      'etcd/c1/pki/issue/client',
+      'etcd-overlay/c1/pki/sign/client',
+      'etcd-overlay/c1/pki/issue/client',
       'auth/token/lookup-self',
       'auth/token/renew-self',
       'auth/token/revoke-self',
     ]);
     expect(paths('etcd-member').filter((p) => p?.startsWith('k8s'))).toEqual([]);
+    expect(paths('control-plane').filter((p) => p?.startsWith('etcd/'))).toEqual([
+      'etcd/c1/pki/sign/apiserver-etcd-client',
+      'etcd/c1/pki/issue/apiserver-etcd-client',
+      'etcd/c1/pki/sign/client',
+      'etcd/c1/pki/issue/client',
+      'etcd/c1/pki/sign/grpc-proxy',
+      'etcd/c1/pki/issue/grpc-proxy',
+    ]);
     expect(paths('engineer').slice(0, 2)).toEqual(['k8s/c1/pki/sign/engineer', 'k8s/c1/pki/issue/engineer']);
   });
 
@@ -172,6 +303,13 @@ describe('desired state from the presets', () => {
     expect(() => parseProvisionFile('nodenames: [a]', 'p.yaml')).toThrow(/nodenames/);
   });
 
+  it('the provision file examples in docs/OPERATORS.md parse', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/OPERATORS.md'), 'utf8');
+    const examples = [...doc.matchAll(/```yaml\n([\s\S]+?)```/g)].map((m) => m[1] as string);
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const text of examples) expect(() => parseProvisionFile(text)).not.toThrow();
+  });
+
   it('a role tuning must name a role provision creates (a misspelt one would tune nothing)', () => {
     expect(parseProvisionFile('roles: { apiserver: { ttl: 48h } }').roles?.apiserver?.ttl).toBe('48h');
     expect(() => parseProvisionFile('roles:\n  apiservr: { ttl: 48h }\n', 'p.yaml')).toThrow(
@@ -204,7 +342,7 @@ describe('diff', () => {
   });
 
   it('nameConstraints of no presets admits nothing', () => {
-    expect(nameConstraints([], { dnsDomain: 'cluster.local' })).toMatchObject({
+    expect(nameConstraints([], settings())).toMatchObject({
       allow_any_name: false,
       allowed_domains: [],
     });

@@ -233,7 +233,9 @@ describe('provision against a real OpenBao', () => {
       'etcd-member': `
   etcd-server: { preset: etcd-server, files: { dir: DIR/etcd-server } }
   etcd-peer: { preset: etcd-peer, files: { dir: DIR/etcd-peer } }
-  flannel: { preset: etcd-client, commonName: flanneld, files: { dir: DIR/flannel } }`,
+  etcd-client: { preset: etcd-client, commonName: kube-etcd-healthcheck-client, files: { dir: DIR/etcd-client } }
+  etcd-overlay-server: { preset: etcd-overlay-server, files: { dir: DIR/etcd-overlay-server } }
+  etcd-overlay-peer: { preset: etcd-overlay-peer, files: { dir: DIR/etcd-overlay-peer } }`,
       'control-plane': `
   apiserver: { preset: apiserver, files: { dir: DIR/apiserver } }
   apiserver-etcd-client: { preset: apiserver-etcd-client, files: { dir: DIR/apiserver-etcd-client } }
@@ -241,12 +243,19 @@ describe('provision against a real OpenBao', () => {
   controller-manager: { preset: controller-manager, files: { dir: DIR/controller-manager } }
   scheduler: { preset: scheduler, files: { dir: DIR/scheduler } }
   front-proxy-client: { preset: front-proxy-client, files: { dir: DIR/front-proxy-client } }
-  etcd-client: { preset: etcd-client, commonName: kube-etcd-healthcheck-client, files: { dir: DIR/etcd-client } }`,
+  etcd-client: { preset: etcd-client, commonName: kube-etcd-healthcheck-client, files: { dir: DIR/etcd-client } }
+  etcd-grpc-proxy: { preset: etcd-grpc-proxy, files: { dir: DIR/etcd-grpc-proxy } }`,
       worker: `
   kubelet-serving: { preset: kubelet-serving, files: { dir: DIR/kubelet-serving } }
   kubelet-client: { preset: kubelet-client, mode: issue, files: { dir: DIR/kubelet-client } }
-  flannel: { preset: etcd-client, commonName: flanneld, files: { dir: DIR/flannel } }`,
+  flannel: { preset: etcd-overlay-client, commonName: flanneld, files: { dir: DIR/flannel } }`,
     };
+    // Workers' kubelet serving certificates carry their node name: provision names the workers.
+    const rules = join(work, 'provision.yaml');
+    writeFileSync(rules, 'nodeNames:\n  worker: [node-1]\n');
+    const named = await agent(['provision', '--cluster', 'c1', '--provision-config', rules]);
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout).toContain('#   k8s/c1/pki/kubelet: node-1, system:node:node-1;');
     const runs: { nodeType: string; wrapped: boolean }[] = [
       { nodeType: 'etcd-member', wrapped: false },
       { nodeType: 'control-plane', wrapped: false },
