@@ -41,6 +41,7 @@ export type DesiredResource =
       fields: Record<string, FieldValue>;
     }
   | { kind: 'urls'; id: string; mount: string; fields: Record<string, FieldValue> }
+  | { kind: 'auto-tidy'; id: string; mount: string; fields: Record<string, FieldValue> }
   | {
       kind: 'role';
       id: string;
@@ -59,6 +60,19 @@ export interface DesiredState {
   /** Things the operator should know about what is left out (e.g. no engineer role without --engineer-auth). */
   notes: string[];
 }
+
+/**
+ * Auto-tidy on every mount: what was stored before roles stopped storing (and revocation entries) is removed
+ * once expired past the safety buffer, every 12 hours, so a mount upgraded from stored roles shrinks too.
+ */
+const AUTO_TIDY: Record<string, FieldValue> = {
+  enabled: true,
+  interval_duration: 12 * 3600,
+  tidy_cert_store: true,
+  tidy_revoked_certs: true,
+  tidy_revoked_cert_issuer_associations: true,
+  safety_buffer: 72 * 3600,
+};
 
 const CA_NAMES: readonly CaName[] = ['etcd', 'kubernetes', 'frontProxy', 'etcdOverlay'];
 const CA_DESCRIPTIONS: Record<CaName, string> = {
@@ -239,8 +253,10 @@ function roleFields(
     allowed_other_sans: [],
     use_csr_common_name: true,
     use_csr_sans: true,
+    // Nothing is stored per issue, so Vault's storage stays flat however often a fleet renews (bench/fleet.ts);
+    // revocation works by PEM (revoke-with-key), which needs no stored copy.
     generate_lease: false,
-    no_store: false,
+    no_store: true,
     ttl: seconds(t.ttl),
     max_ttl: seconds(t.maxTtl),
   };
@@ -303,6 +319,7 @@ export function computeDesiredState(settings: ProvisionSettings, vaultAddress: s
         crl_distribution_points: [`${urlBase}/v1/${mount}/crl`],
       },
     });
+    resources.push({ kind: 'auto-tidy', id: `auto-tidy ${mount}`, mount, fields: AUTO_TIDY });
   }
 
   const engineerEnabled = settings.engineerAuthAccessor !== undefined;
@@ -355,8 +372,8 @@ export function computeDesiredState(settings: ProvisionSettings, vaultAddress: s
     for (const preset of NODE_TYPES[nodeType]) {
       const p = PRESETS[preset];
       const mount = settings.mounts[p.ca];
-      for (const op of ['sign', 'issue']) {
-        const path = `${mount}/${op}/${p.role}`;
+      // revoke-with-key (decommission): a node revokes what it holds the key of, never another node's certificate.
+      for (const path of [`${mount}/sign/${p.role}`, `${mount}/issue/${p.role}`, `${mount}/revoke-with-key`]) {
         if (!grants.includes(path)) grants.push(path);
       }
     }

@@ -110,6 +110,8 @@ function describeCreate(resource: DesiredResource): string {
       return `node type ${resource.nodeType}`;
     case 'urls':
       return `issuing ${(resource.fields.issuing_certificates as string[]).join(',')}`;
+    case 'auto-tidy':
+      return `tidy expired and revoked certificates every ${formatDuration(Number(resource.fields.interval_duration))}`;
     case 'token-role':
       return `periodic orphan tokens with policy ${(resource.fields.allowed_policies as string[]).join(',')}`;
     default:

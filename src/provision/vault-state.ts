@@ -31,6 +31,8 @@ export async function readObservedState(vault: VaultClient, desired: DesiredStat
       }
       case 'urls':
         return mounted(r.mount) ? (await vault.read(`${r.mount}/config/urls`))?.data : undefined;
+      case 'auto-tidy':
+        return mounted(r.mount) ? (await vault.read(`${r.mount}/config/auto-tidy`))?.data : undefined;
       case 'role':
         return mounted(r.mount) ? vault.readRole(r.mount, r.name) : undefined;
       case 'policy':
@@ -97,6 +99,9 @@ async function applyChange(vault: VaultClient, change: Change): Promise<void> {
       return;
     case 'urls':
       await vault.write(`${r.mount}/config/urls`, r.fields);
+      return;
+    case 'auto-tidy':
+      await vault.write(`${r.mount}/config/auto-tidy`, r.fields);
       return;
     case 'role':
       // A POST replaces the whole role: fields provision does not manage go back to Vault's defaults.

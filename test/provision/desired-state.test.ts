@@ -248,10 +248,12 @@ describe('desired state from the presets', () => {
     expect(paths('worker')).toEqual([
       'k8s/c1/pki/sign/kubelet',
       'k8s/c1/pki/issue/kubelet',
+      'k8s/c1/pki/revoke-with-key',
       'k8s/c1/pki/sign/kubelet-client',
       'k8s/c1/pki/issue/kubelet-client',
       'etcd-overlay/c1/pki/sign/client',
       'etcd-overlay/c1/pki/issue/client',
+      'etcd-overlay/c1/pki/revoke-with-key',
       'auth/token/lookup-self',
       'auth/token/renew-self',
       'auth/token/revoke-self',
@@ -260,12 +262,34 @@ describe('desired state from the presets', () => {
     expect(paths('control-plane').filter((p) => p?.startsWith('etcd/'))).toEqual([
       'etcd/c1/pki/sign/apiserver-etcd-client',
       'etcd/c1/pki/issue/apiserver-etcd-client',
+      'etcd/c1/pki/revoke-with-key',
       'etcd/c1/pki/sign/client',
       'etcd/c1/pki/issue/client',
       'etcd/c1/pki/sign/grpc-proxy',
       'etcd/c1/pki/issue/grpc-proxy',
     ]);
     expect(paths('engineer').slice(0, 2)).toEqual(['k8s/c1/pki/sign/engineer', 'k8s/c1/pki/issue/engineer']);
+    // Never the privileged revoke (any serial): only revoke-with-key, which needs the certificate's own key.
+    for (const t of ['worker', 'etcd-member', 'control-plane', 'engineer']) {
+      expect(paths(t).filter((p) => /\/revoke$/.test(p ?? ''))).toEqual([]);
+    }
+  });
+
+  it('roles store no certificates and no leases; every mount tidies itself', () => {
+    const roleResources = state.resources.filter((r) => r.kind === 'role');
+    expect(roleResources.length).toBeGreaterThan(5);
+    for (const r of roleResources) {
+      expect(r.fields.no_store, r.id).toBe(true);
+      expect(r.fields.generate_lease, r.id).toBe(false);
+    }
+    const mounts = state.resources
+      .filter((r) => r.kind === 'mount')
+      .map((r) => (r.kind === 'mount' ? r.path : ''));
+    const tidy = state.resources.filter((r) => r.kind === 'auto-tidy');
+    expect(tidy.map((r) => (r.kind === 'auto-tidy' ? r.mount : ''))).toEqual(mounts);
+    for (const r of tidy) {
+      expect(r.fields).toMatchObject({ enabled: true, tidy_cert_store: true, tidy_revoked_certs: true });
+    }
   });
 
   it('without --engineer-auth there is no engineer role or policy, and the plan says why', () => {

@@ -77,6 +77,17 @@ describe('provision against a real OpenBao', () => {
     const urls = (await vault.api('GET', 'etcd/c1/pki/config/urls')).body.data;
     expect(urls?.issuing_certificates).toEqual([`${vault.address}/v1/etcd/c1/pki/ca`]);
     expect(urls?.crl_distribution_points).toEqual([`${vault.address}/v1/etcd/c1/pki/crl`]);
+    // Zero storage per renewal: no role stores certificates or leases; every mount tidies what was stored before.
+    for (const role of ['member', 'client', 'apiserver-etcd-client']) {
+      const r = (await vault.api('GET', `etcd/c1/pki/roles/${role}`)).body.data;
+      expect({ role, no_store: r?.no_store, generate_lease: r?.generate_lease }).toEqual({
+        role,
+        no_store: true,
+        generate_lease: false,
+      });
+    }
+    const tidy = (await vault.api('GET', 'k8s/c1/pki/config/auto-tidy')).body.data;
+    expect(tidy).toMatchObject({ enabled: true, tidy_cert_store: true, tidy_revoked_certs: true });
 
     const second = auditCursor(vault);
     const again = await agent(['provision', '--cluster', 'c1', '--engineer-auth', 'userpass']);
@@ -298,6 +309,16 @@ certificates:${presets[nodeType]?.replaceAll('DIR', dir)}
           .data;
         expect(info?.policies).toEqual(['pki-c1-worker']);
       }
+      // Decommission with the node's own token: every set revoked by PEM + key, nothing stored to find it by.
+      const revoke = await runAgent(['revoke', '--config', join(dir, 'config.yaml')], { env: {} });
+      expect(revoke.code, `${nodeType} revoke: ${revoke.stdout}\n${revoke.stderr}`).toBe(0);
+      for (const name of names) expect(revoke.stdout).toMatch(new RegExp(`^${name}: revoked serial `, 'm'));
     }
+    const stored = await vault.api('LIST', 'k8s/c1/pki/certs', undefined, { allowError: true });
+    // Only the CA itself and revocation entries: the issued certificates were never stored.
+    const kept = (stored.body.data?.keys as string[] | undefined) ?? [];
+    const revokedList = await vault.api('LIST', 'k8s/c1/pki/certs/revoked', undefined, { allowError: true });
+    const revoked = (revokedList.body.data?.keys as string[] | undefined) ?? [];
+    expect(kept.filter((k) => !revoked.includes(k)).length).toBeLessThanOrEqual(1);
   });
 });
