@@ -4,10 +4,11 @@
  * (`Retry-After` for rate limits, `Date` for the clock guard), a per-request timeout that covers the
  * whole exchange, keep-alive for parallel issuing, and the CA bundle from VAULT_CACERT/VAULT_CAPATH.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { readSmallFile } from '../util/small-file.js';
 import type { ResolvedVaultSettings } from './settings.js';
 
 export interface TransportRequest {
@@ -73,13 +74,18 @@ function mib(bytes: number): string {
   return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 }
 
+/** A CA bundle is a few KB (a system bundle ~200 KB); a FIFO or device at the path is refused, not read. */
+export const MAX_CA_FILE_BYTES = 1024 * 1024;
+
+const readCa = (path: string) => readSmallFile(path, MAX_CA_FILE_BYTES).data.toString('utf8');
+
 export function loadCaBundle(
   settings: Pick<ResolvedVaultSettings, 'caCertFile' | 'caPath'>,
 ): string[] | undefined {
   const pems: string[] = [];
   if (settings.caCertFile) {
     try {
-      pems.push(readFileSync(settings.caCertFile, 'utf8'));
+      pems.push(readCa(settings.caCertFile));
     } catch (e) {
       throw new ConfigError(
         `cannot read the Vault CA certificate ${settings.caCertFile} (vault.caCert / VAULT_CACERT): ${(e as Error).message}`,
@@ -89,7 +95,7 @@ export function loadCaBundle(
   if (settings.caPath) {
     try {
       for (const name of readdirSync(settings.caPath)) {
-        if (/\.(pem|crt)$/.test(name)) pems.push(readFileSync(join(settings.caPath, name), 'utf8'));
+        if (/\.(pem|crt)$/.test(name)) pems.push(readCa(join(settings.caPath, name)));
       }
     } catch (e) {
       throw new ConfigError(
