@@ -80,6 +80,11 @@ export async function resolveToken(input: TokenSourceInput): Promise<TokenSource
   if (input.configFile) return readTokenFile(input.configFile, 'vault.tokenFile', input.log);
   const fromEnv = input.env.VAULT_TOKEN?.trim();
   if (fromEnv) {
+    if (NOT_TOKEN_BYTES.test(fromEnv) || /\s/.test(fromEnv)) {
+      throw new ConfigError(
+        'VAULT_TOKEN holds characters no Vault token contains (blanks, control or non-ASCII)',
+      );
+    }
     registerSecret(fromEnv);
     return { token: fromEnv, origin: 'VAULT_TOKEN' };
   }

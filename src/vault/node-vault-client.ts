@@ -88,7 +88,8 @@ const tokenData = z.object({
 });
 
 const authBlock = z.object({
-  client_token: z.string().check(z.minLength(1)),
+  // A token goes into an HTTP header: printable ASCII only (anything else would fail every later request).
+  client_token: z.string().check(z.regex(/^[\x21-\x7e]+$/, 'is not a token (empty, or not printable ASCII)')),
   lease_duration: z.number(),
   renewable: z.boolean(),
   policies: z.nullish(z.array(z.string())),

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readTokenFile } from '../../src/app/token.js';
+import { readTokenFile, resolveToken } from '../../src/app/token.js';
 import { AgentError, ExitCode } from '../../src/errors.js';
 import { createMemoryLogger } from '../../src/log.js';
 
@@ -69,5 +69,20 @@ describe('readTokenFile: hostile content', () => {
     writeFileSync(file, 'hvs.CAESIabc-_.123\n', { mode: 0o600 });
     const source = await readTokenFile(file, 'vault.tokenFile', createMemoryLogger());
     expect(source.token).toBe('hvs.CAESIabc-_.123');
+  });
+});
+
+describe('resolveToken: VAULT_TOKEN', () => {
+  it('a VAULT_TOKEN with non-ASCII or control characters: exit 3, the value not shown', async () => {
+    for (const value of ['hvs.abc\u00e9SECRET', 'hvs.abc\u0007SECRET', 'hvs.a SECRET']) {
+      const error = await resolveToken({ env: { VAULT_TOKEN: value }, log: createMemoryLogger() }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(AgentError.is(error) && error.exitCode).toBe(ExitCode.config);
+      expect((error as Error).message).toBe(
+        'VAULT_TOKEN holds characters no Vault token contains (blanks, control or non-ASCII)',
+      );
+    }
   });
 });
