@@ -3,10 +3,13 @@
 import { needsEc2, parseConfig } from '../config/index.js';
 import type { AgentConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
-import { readFile } from '../files/local-fs.js';
 import { readHostFacts } from '../host/host-facts.js';
 import { createImdsClient } from '../host/imds.js';
 import type { Ec2Key } from '../host/types.js';
+import { readSmallFile, SmallFileError, sizeText } from '../util/small-file.js';
+
+/** A config is a few KB; anything near this is not one (or is /dev/zero). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 const EC2_KEYS: readonly Ec2Key[] = ['local-ipv4', 'local-hostname', 'public-ipv4', 'instance-id'];
 
@@ -16,13 +19,19 @@ export async function loadConfig(
 ): Promise<AgentConfig> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // A FIFO, a device or a huge file at the path is refused, never waited on or read whole.
+    text = readSmallFile(path, MAX_CONFIG_BYTES).data.toString('utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      `cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file (give --config)' : code}`,
-      { cause: error },
-    );
+    const why =
+      error instanceof SmallFileError
+        ? error.code === 'EFBIG'
+          ? `it is larger than ${sizeText(MAX_CONFIG_BYTES)} (a config is a few KB)`
+          : `it ${error.message}`
+        : code === 'ENOENT'
+          ? 'no such file (give --config)'
+          : code;
+    throw new ConfigError(`cannot read config file ${path}: ${why}`, { cause: error });
   }
   // The FQDN costs DNS lookups: only when the config uses it.
   const hostPromise = readHostFacts({ fqdn: text.includes(`\${host.fqdn}`) });

@@ -10,7 +10,7 @@
 import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
-import { retryDelay } from '../plan/schedule.js';
+import { retryDelay, withReissueInterval } from '../plan/schedule.js';
 import { tokenTimes } from '../plan/token-upkeep.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
 import type { VaultClient } from '../vault/vault-client.js';
@@ -88,6 +88,20 @@ export function processWaker(proc: NodeJS.Process = process): Waker {
   };
 }
 
+/** The VaultClient, noting when each certificate was last issued or signed (for the re-issue interval). */
+function recordingIssues(vault: VaultClient, issuedAt: Map<string, number>): VaultClient {
+  const note = <T>(name: string | undefined, result: T): T => {
+    if (name !== undefined) issuedAt.set(name, Date.now());
+    return result;
+  };
+  return {
+    ...vault,
+    issue: async (mount, role, req, ctx) => note(ctx?.certName, await vault.issue(mount, role, req, ctx)),
+    sign: async (mount, role, csr, req, ctx) =>
+      note(ctx?.certName, await vault.sign(mount, role, csr, req, ctx)),
+  };
+}
+
 /** Longest sleep, so that a changed token file or a clock jump is noticed within this time. */
 const MAX_SLEEP_MS = 15 * 60_000;
 /** The mounts' CAs are re-read at least this often (and on SIGHUP) to notice a CA rotation. */
@@ -133,7 +147,9 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
     ...state,
     token: tokenState(firstInfo.ttlSeconds, firstInfo.renewable, firstInfo.periodSeconds),
   };
-  const schedule = scheduleFor(config, state);
+  // A certificate this loop issued is not re-issued within seconds, however short its lifetime (no storm).
+  const issuedAt = new Map<string, number>();
+  const schedule = withReissueInterval(scheduleFor(config, state), (name) => issuedAt.get(name));
   if (clock.expiresAt !== undefined && !firstInfo.renewable) {
     log.warn('vault token is not renewable: renewals stop working when it expires', {
       expires: new Date(clock.expiresAt).toISOString(),
@@ -219,7 +235,11 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
     const before = totalRequests(vault);
     let result: Awaited<ReturnType<typeof runCertificatePass>> | undefined;
     try {
-      result = await runCertificatePass(config, createPassPorts(vault, log, passNumber === 0), {
+      const ports = {
+        ...createPassPorts(vault, log, passNumber === 0),
+        vault: recordingIssues(vault, issuedAt),
+      };
+      result = await runCertificatePass(config, ports, {
         renewalTime: schedule,
         mountCas,
       });

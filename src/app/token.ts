@@ -8,9 +8,16 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError, ConfigError, VaultRefusedError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-file.js';
-import { readFile, stat } from '../files/local-fs.js';
+import { stat } from '../files/local-fs.js';
 import { type Logger, registerSecret } from '../log.js';
+import { readSmallFile, SmallFileError } from '../util/small-file.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
+
+/** A Vault token is ~100 bytes (a batch token a few hundred): a bigger file is not a token file. */
+export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
+
+/** Anything but printable ASCII and blanks: no Vault token holds it, and it cannot go into an HTTP header. */
+const NOT_TOKEN_BYTES = /[^\x21-\x7e \t\r\n]/;
 
 export interface TokenSource {
   token: string;
@@ -32,22 +39,37 @@ export interface TokenSourceInput {
 export async function readTokenFile(path: string, origin: string, log: Logger): Promise<TokenSource> {
   let text: string;
   try {
-    const st = await stat(path);
-    if ((st.mode & 0o077) !== 0) {
+    // Non-blocking open and fstat first: a FIFO or device at the path is refused, not waited on.
+    const file = readSmallFile(path, MAX_TOKEN_FILE_BYTES);
+    if ((file.stat.mode & 0o077) !== 0) {
       log.warn('token file is readable by group or others: chmod 600 it', {
         file: path,
-        mode: (st.mode & 0o777).toString(8),
+        mode: (file.stat.mode & 0o777).toString(8),
       });
     }
-    text = await readFile(path, 'utf8');
+    // Byte for byte (latin1), so that a byte that is not valid UTF-8 is seen as such.
+    text = file.data.toString('latin1');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the agent' : code;
+      error instanceof SmallFileError
+        ? error.message
+        : code === 'ENOENT'
+          ? 'does not exist'
+          : code === 'EACCES'
+            ? 'is not readable by the agent'
+            : code;
     throw new ConfigError(`token file ${path} (${origin}) ${why}`, { cause: error });
   }
   const token = text.trim();
   if (!token) throw new ConfigError(`token file ${path} (${origin}) is empty`);
+  // The content is never quoted: it may be a token with one bad byte.
+  if (NOT_TOKEN_BYTES.test(token)) {
+    throw new ConfigError(
+      `token file ${path} (${origin}) holds bytes no Vault token contains (NUL, control or non-ASCII ` +
+        'characters): is it the right file, written as text?',
+    );
+  }
   if (/\s/.test(token)) throw new ConfigError(`token file ${path} (${origin}) holds more than one word`);
   registerSecret(token);
   return { token, origin: path, file: path };
@@ -58,6 +80,11 @@ export async function resolveToken(input: TokenSourceInput): Promise<TokenSource
   if (input.configFile) return readTokenFile(input.configFile, 'vault.tokenFile', input.log);
   const fromEnv = input.env.VAULT_TOKEN?.trim();
   if (fromEnv) {
+    if (NOT_TOKEN_BYTES.test(fromEnv) || /\s/.test(fromEnv)) {
+      throw new ConfigError(
+        'VAULT_TOKEN holds characters no Vault token contains (blanks, control or non-ASCII)',
+      );
+    }
     registerSecret(fromEnv);
     return { token: fromEnv, origin: 'VAULT_TOKEN' };
   }

@@ -9,7 +9,11 @@ import type { CliIo } from '../cli/run-cli.js';
 import type { VaultSettings } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
-import { type ResolvedVaultSettings, resolveVaultSettings } from '../vault/settings.js';
+import {
+  cleartextAddressNotice,
+  type ResolvedVaultSettings,
+  resolveVaultSettings,
+} from '../vault/settings.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import { timeoutMsOf } from './cli-context.js';
 import { resolveToken, type TokenSource } from './token.js';
@@ -30,6 +34,8 @@ export function sessionSettings(
   });
   if (settings.skipVerify)
     log.warn('TLS verification of Vault is OFF (VAULT_SKIP_VERIFY + --tls-skip-verify)');
+  const cleartext = cleartextAddressNotice(settings.address);
+  if (cleartext) log[cleartext.level](cleartext.message, cleartext.fields);
   return settings;
 }
 

@@ -4,6 +4,7 @@
  * Pure: the caller reads the file and gathers the facts.
  */
 import type { core } from 'zod';
+import { ConfigError } from '../errors.js';
 import { resolveConfig } from './resolve.js';
 import { buildConfigSchema, CLUSTER, quote } from './schema.js';
 import type { AgentConfig } from './types.js';
@@ -88,6 +89,23 @@ function preResolveCluster(root: Record<string, unknown>, facts: VariableFacts):
 }
 
 export function parseConfig(text: string, facts: ConfigFacts, opts: ParseConfigOptions = {}): AgentConfig {
+  try {
+    return parseConfigText(text, facts, opts);
+  } catch (error) {
+    // Belt and braces behind loadYaml's depth limit: a stack overflow in any walk is the config's fault
+    // (exit 3), not a crash (exit 1).
+    if (!(error instanceof RangeError)) throw error;
+    const where = opts.source === undefined ? '' : ` in ${opts.source}`;
+    throw new ConfigError(
+      `config error${where}: the config is too deeply nested or too large (${error.message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function parseConfigText(text: string, facts: ConfigFacts, opts: ParseConfigOptions): AgentConfig {
   const { source } = opts;
   const yaml = loadYaml(text, source);
   const root = yaml.value;

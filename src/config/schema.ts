@@ -7,6 +7,7 @@
 
 import { parseDurationSeconds } from '../util/duration.js';
 import * as z from '../util/zod.js';
+import { fileModeProblem, ttlProblem } from './limits.js';
 import { isPresetName, PRESET_NAMES } from './presets.js';
 import {
   checkAbsolutePath,
@@ -117,31 +118,42 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
     },
     (v) => `${quote(v)} is not a positive duration (e.g. 720h, 30m, 90s, 1h30m)`,
   );
+  const ttl = z.pipe(
+    duration,
+    z.number().check(
+      z.superRefine((seconds, ctx) => {
+        const problem = ttlProblem(seconds);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    ),
+  );
   const fraction = parsedScalar(
     'must be a fraction such as 2/3, 0.75 or 75%',
     parseFraction,
     (v) => `${quote(v)} must be a fraction strictly between 0 and 1 (2/3, 0.75, 75%)`,
   );
-  const fileMode = z.pipe(
-    z.union([z.string(), z.number()], { error: 'must be an octal file mode such as "0640"' }),
-    z.transform((value, ctx) => {
-      if (typeof value === 'number') {
-        return fail(
-          ctx,
-          `write file modes as quoted octal, e.g. "0640" (YAML reads an unquoted 0640 as the decimal ${value})`,
-        );
-      }
-      const text = expandVariables(value, facts, cluster);
-      const mode = text.ok ? parseOctalMode(text.value) : undefined;
-      if (mode === undefined || mode > 0o777) {
-        return fail(
-          ctx,
-          text.ok ? `${quote(text.value)} is not an octal permission mode 0000-0777` : text.message,
-        );
-      }
-      return mode;
-    }),
-  );
+  const fileMode = (key: 'certMode' | 'dirMode') =>
+    z.pipe(
+      z.union([z.string(), z.number()], { error: 'must be an octal file mode such as "0640"' }),
+      z.transform((value, ctx) => {
+        if (typeof value === 'number') {
+          return fail(
+            ctx,
+            `write file modes as quoted octal, e.g. "0640" (YAML reads an unquoted 0640 as the decimal ${value})`,
+          );
+        }
+        const text = expandVariables(value, facts, cluster);
+        const mode = text.ok ? parseOctalMode(text.value) : undefined;
+        if (mode === undefined || mode > 0o777) {
+          return fail(
+            ctx,
+            text.ok ? `${quote(text.value)} is not an octal permission mode 0000-0777` : text.message,
+          );
+        }
+        const problem = fileModeProblem(mode, key);
+        return problem === undefined ? mode : fail(ctx, problem);
+      }),
+    );
   const account = z.pipe(
     z.union([z.string(), z.number().check(z.int(), z.nonnegative())], {
       error: 'must be a user/group name or a numeric id',
@@ -242,8 +254,8 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
         fullchain: z.optional(fileName),
       }),
     ),
-    certMode: z.optional(fileMode),
-    dirMode: z.optional(fileMode),
+    certMode: z.optional(fileMode('certMode')),
+    dirMode: z.optional(fileMode('dirMode')),
   });
 
   const unknownPreset = (iss: { input?: unknown }) =>
@@ -275,7 +287,7 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
         .check(z.minLength(1, { error: 'must not be empty' })),
     ),
     key: z.optional(key),
-    ttl: z.optional(duration),
+    ttl: z.optional(ttl),
     renewAt: z.optional(fraction),
     files,
     actions: z.optional(z.array(action)),
@@ -312,14 +324,14 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
     defaults: z.optional(
       strict({
         key: z.optional(key),
-        ttl: z.optional(duration),
+        ttl: z.optional(ttl),
         renewAt: z.optional(fraction),
         files: z.optional(
           strict({
             owner: z.optional(account),
             group: z.optional(account),
-            certMode: z.optional(fileMode),
-            dirMode: z.optional(fileMode),
+            certMode: z.optional(fileMode('certMode')),
+            dirMode: z.optional(fileMode('dirMode')),
           }),
         ),
         mountNaming: z.optional(

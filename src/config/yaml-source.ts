@@ -99,14 +99,52 @@ function keyText(key: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * How deep collections may nest. A config is at most 6 levels deep (certificates.NAME.actions[0].exec[0]);
+ * anything near this is hostile, and the parser and every walk after it recurse once per level.
+ */
+export const MAX_YAML_DEPTH = 64;
+
+const tooDeep = `the YAML is nested more than ${MAX_YAML_DEPTH} levels deep (a config needs fewer than 10)`;
+
+/** The first collection nested deeper than MAX_YAML_DEPTH, walked without recursion. */
+function tooDeepNode(doc: Document): { range?: readonly number[] | null } | undefined {
+  const stack: { node: unknown; depth: number }[] = [{ node: doc.contents, depth: 0 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop() as { node: unknown; depth: number };
+    if (isMap(node) || isSeq(node)) {
+      if (depth >= MAX_YAML_DEPTH) return node;
+      for (const item of node.items as unknown[]) {
+        if (isPair(item)) {
+          stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 });
+        } else stack.push({ node: item, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A stack overflow anywhere in parsing (the yaml library reports it as RESOURCE_EXHAUSTION). */
+function isOverflow(error: { code?: unknown; message?: unknown }): boolean {
+  return error.code === 'RESOURCE_EXHAUSTION' || /call stack/i.test(String(error.message));
+}
+
 /** Parses YAML text; syntax errors, warnings (unknown tags), multiple documents and alias bombs are ConfigErrors. */
 export function loadYaml(text: string, source?: string): LoadedYaml {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const position = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, col };
   };
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throwIssues([{ path: [], message: tooDeep }], () => ({ line: 1, col: 1 }), source);
+  }
+  const overflow = doc.errors.find(isOverflow);
+  if (overflow) throwIssues([{ path: [], message: tooDeep }], () => position(overflow.pos[0]), source);
   const problems = [...doc.errors, ...doc.warnings];
   if (problems.length > 0) {
     const offsets = new Map<ConfigIssue, number>(
@@ -117,6 +155,8 @@ export function loadYaml(text: string, source?: string): LoadedYaml {
     );
     throwIssues([...offsets.keys()], (issue) => position(offsets.get(issue) ?? 0), source);
   }
+  const deep = tooDeepNode(doc);
+  if (deep) throwIssues([{ path: [], message: tooDeep }], () => position(deep.range?.[0] ?? 0), source);
 
   // YAML 1.2 reads 0644 as decimal 644; keep 0o644 recognisable as octal for the file modes.
   visit(doc, {

@@ -180,3 +180,48 @@ export function retryDelay(attempt: number, options: RetryDelayOptions = {}): nu
   if (!(r >= 0 && r < 1)) fail(`random() must return a number in [0, 1), got ${r}`);
   return Math.floor(r * ceiling);
 }
+
+/**
+ * The shortest time `run` waits before it re-issues a certificate it has just issued (issue 13). Without it a
+ * lifetime shorter than Vault's backdating of notBefore (30 s by default) makes a certificate due the moment
+ * it is issued, and `run` re-issues it many times a second. Half the remaining life when that is shorter (a
+ * 12 s certificate is renewed after 6 s), never less than MIN_REISSUE_FLOOR_MS.
+ */
+export const MIN_REISSUE_INTERVAL_MS = 10_000;
+export const MIN_REISSUE_FLOOR_MS = 2_000;
+
+export type CertificateSchedule<S extends { name: string }> = (
+  spec: S,
+  notBefore: Date,
+  notAfter: Date,
+) => Date;
+
+/** The earliest moment a certificate issued at `issuedAt` (ms) and valid until `notAfter` may be re-issued. */
+export function earliestReissue(
+  issuedAt: number,
+  notAfter: Date,
+  intervalMs = MIN_REISSUE_INTERVAL_MS,
+): number {
+  const halfLeft = (notAfter.getTime() - issuedAt) / 2;
+  const wait = Math.min(intervalMs, Number.isFinite(halfLeft) ? halfLeft : intervalMs);
+  return issuedAt + Math.max(MIN_REISSUE_FLOOR_MS, wait);
+}
+
+/**
+ * `schedule`, except that a certificate issued at `issuedAt(name)` (by this process; undefined when it has
+ * issued none) is never due before `earliestReissue`. What was on disk at start is scheduled as is, so a
+ * certificate already due then is renewed at once; `check` and `status` (no issuing) see the plain schedule.
+ */
+export function withReissueInterval<S extends { name: string }>(
+  schedule: CertificateSchedule<S>,
+  issuedAt: (name: string) => number | undefined,
+  intervalMs: number = MIN_REISSUE_INTERVAL_MS,
+): CertificateSchedule<S> {
+  return (spec, notBefore, notAfter) => {
+    const time = schedule(spec, notBefore, notAfter);
+    const issued = issuedAt(spec.name);
+    if (issued === undefined) return time;
+    const earliest = earliestReissue(issued, notAfter, intervalMs);
+    return time.getTime() >= earliest ? time : new Date(earliest);
+  };
+}

@@ -45,6 +45,22 @@ export function certificatePath(path: string): { mount: string; role: string; op
 }
 
 export function mapTransportError(errno: string, message: string, address: string, path: string): AgentError {
+  if (errno === 'ETOOLARGE') {
+    // Not retried: a server that sends megabytes instead of a Vault answer does not heal in seconds.
+    return new VaultUnavailableError(
+      'vault-bad-response',
+      `Vault at ${address} sent an answer to ${path} that is too large to be Vault's: ${message}; refused ` +
+        '(is vault.address / VAULT_ADDR really Vault, or is a proxy in the way?)',
+      { details: { errno, path } },
+    );
+  }
+  if (errno === 'EDEADLINE') {
+    return new VaultUnavailableError(
+      'vault-unavailable',
+      `Vault at ${address} gave no complete answer to ${path} before the deadline (--timeout): request cut`,
+      { retryable: true, details: { errno, path } },
+    );
+  }
   if (TLS_ERRNOS.has(errno) || /certificate|ssl|tls/i.test(message)) {
     return new VaultUnavailableError(
       'vault-tls',

@@ -88,7 +88,8 @@ const tokenData = z.object({
 });
 
 const authBlock = z.object({
-  client_token: z.string().check(z.minLength(1)),
+  // A token goes into an HTTP header: printable ASCII only (anything else would fail every later request).
+  client_token: z.string().check(z.regex(/^[\x21-\x7e]+$/, 'is not a token (empty, or not printable ASCII)')),
   lease_duration: z.number(),
   renewable: z.boolean(),
   policies: z.nullish(z.array(z.string())),
@@ -131,6 +132,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
 
   const transport = createTransport({
     settings,
+    now,
     onResponse: (res: TransportResponse) => {
       const date = res.headers.date ? Date.parse(res.headers.date) : Number.NaN;
       // The Date header has 1 s resolution: only differences beyond that mean anything.
@@ -178,20 +180,34 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     retry?: boolean;
   }
 
-  const send = async (method: string, path: string, o: CallOptions = {}): Promise<TransportResponse> => {
+  const deadlineOf = () => options.deadline?.() ?? now() + (options.timeoutMs ?? 5 * 60_000);
+
+  /** One request; still in flight at `deadline`, it is cut (transport.ts). */
+  const send = async (
+    method: string,
+    path: string,
+    o: CallOptions,
+    deadline: number,
+  ): Promise<TransportResponse> => {
     try {
       return (await nv.request({
         path: `/${path}`,
         method,
         json: o.body,
         headers: o.headers ? { ...o.headers } : undefined,
+        deadline,
       })) as TransportResponse;
     } catch (error) {
-      throw await toAgentError(error, path, o.ctx);
+      throw await toAgentError(error, path, o.ctx, deadline);
     }
   };
 
-  const toAgentError = async (error: unknown, path: string, ctx?: RequestContext): Promise<AgentError> => {
+  const toAgentError = async (
+    error: unknown,
+    path: string,
+    ctx: RequestContext | undefined,
+    deadline: number,
+  ): Promise<AgentError> => {
     if (AgentError.is(error)) return error;
     if (error instanceof TransportError)
       return mapTransportError(error.errno, error.message, settings.address, path);
@@ -201,7 +217,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
       if (f.errors.some((e) => /invalid token/i.test(e))) return tokenInvalidError(f.path);
       // Before Vault 1.17 a dead token and a missing policy look alike: ask about the token itself.
       try {
-        const res = await nv.request({ path: '/auth/token/lookup-self', method: 'GET' });
+        const res = await nv.request({ path: '/auth/token/lookup-self', method: 'GET', deadline });
         const info = (res as TransportResponse).body as { data?: { policies?: string[] } };
         return permissionDeniedError(f.path, info.data?.policies ?? []);
       } catch (lookupError) {
@@ -222,10 +238,10 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
   };
 
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<TransportResponse> => {
-    if (o.retry === false) return send(method, path, o);
-    const deadline = options.deadline?.() ?? now() + (options.timeoutMs ?? 5 * 60_000);
+    const deadline = deadlineOf();
+    if (o.retry === false) return send(method, path, o, deadline);
     return withRetry(
-      () => send(method, path, o),
+      () => send(method, path, o, deadline),
       { ...(options.backoff ?? DEFAULT_BACKOFF), deadline },
       {
         now,

@@ -84,3 +84,36 @@ export function resolveVaultSettings(
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
+
+/**
+ * What to say about an `http://` Vault address (issue 13): the token (and, with `mode: issue`, the private
+ * keys Vault generates) would cross the network in clear text. On the loopback interface (a Vault Agent or
+ * proxy on the same host) nothing leaves the host: a milder note. Said on every run; undefined for https.
+ */
+export function cleartextAddressNotice(
+  address: string,
+): { level: 'warn' | 'info'; message: string; fields: Record<string, string> } | undefined {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:') return undefined;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return loopback
+    ? {
+        level: 'info',
+        message:
+          'Vault address is http:// on the loopback interface: the token is sent unencrypted on this host',
+        fields: { address },
+      }
+    : {
+        level: 'warn',
+        message:
+          'Vault address is http://, not https://: the token and the certificates (and private keys Vault ' +
+          'generates) cross the network in clear text; use https://',
+        fields: { address },
+      };
+}
