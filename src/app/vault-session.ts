@@ -34,8 +34,10 @@ export function sessionSettings(
   });
   if (settings.skipVerify)
     log.warn('TLS verification of Vault is OFF (VAULT_SKIP_VERIFY + --tls-skip-verify)');
-  const cleartext = cleartextAddressNotice(settings.address);
-  if (cleartext) log[cleartext.level](cleartext.message, cleartext.fields);
+  for (const address of settings.addresses ?? [settings.address]) {
+    const cleartext = cleartextAddressNotice(address);
+    if (cleartext) log[cleartext.level](cleartext.message, cleartext.fields);
+  }
   return settings;
 }
 

@@ -294,6 +294,13 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
     healthCheck: z.optional(healthCheck),
   });
 
+  const vaultAddress = checked((v) => {
+    const problem = vaultAddressProblem(v);
+    if (problem === 'not-a-url') return `${quote(v)} is not a URL`;
+    if (problem === 'scheme') return 'must be an http(s) URL';
+    return problem === 'credentials' ? 'must not contain credentials' : undefined;
+  });
+
   return strict({
     cluster: z.pipe(
       expanded(true),
@@ -305,14 +312,8 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
     ),
     vault: z.optional(
       strict({
-        address: z.optional(
-          checked((v) => {
-            const problem = vaultAddressProblem(v);
-            if (problem === 'not-a-url') return `${quote(v)} is not a URL`;
-            if (problem === 'scheme') return 'must be an http(s) URL';
-            return problem === 'credentials' ? 'must not contain credentials' : undefined;
-          }),
-        ),
+        // One address, or a list to fail over across (the nodes of an HA cluster).
+        address: z.optional(z.union([vaultAddress, z.array(vaultAddress).check(z.minLength(1))])),
         caCert: z.optional(absolutePath),
         caPath: z.optional(absolutePath),
         namespace: z.optional(text),

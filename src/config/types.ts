@@ -71,7 +71,8 @@ export interface CertSpec {
 }
 
 export interface VaultSettings {
-  address?: string;
+  /** One address, or several to fail over across (SPEC: config `vault.address` may be a list). */
+  address?: string | string[];
   caCert?: string;
   caPath?: string;
   namespace?: string;

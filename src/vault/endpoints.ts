@@ -37,6 +37,12 @@ export class EndpointPool {
     return false;
   }
 
+  /** Serve from `address` (a configured one) from now on: a standby's redirect named it. */
+  prefer(address: string): void {
+    const i = this.addresses.indexOf(address);
+    if (i >= 0) this.index = i;
+  }
+
   succeeded(address: string): void {
     this.failedInRound.delete(address);
     if (this.failedInRound.size > 0 && this.current === address) this.failedInRound.clear();
@@ -52,4 +58,14 @@ export class EndpointPool {
     }
     return this.addresses.find((a) => new URL(a).origin === origin);
   }
+}
+
+/**
+ * Failures another node of the cluster may not share: no connection, TLS, sealed, a 5xx or a redirect we will
+ * not follow, an answer that is not Vault's. Not: refusals (4xx: the cluster's answer), rate limits (the
+ * Retry-After is honoured where it was given), a request cut at the deadline (no time is left).
+ */
+export function failsOver(error: { code: string; details: Record<string, unknown> }): boolean {
+  if (error.details.errno === 'EDEADLINE') return false;
+  return ['vault-unavailable', 'vault-sealed', 'vault-tls', 'vault-bad-response'].includes(error.code);
 }

@@ -11,6 +11,8 @@ export interface HttpFailure {
   errors: string[];
   path: string;
   retryAfterMs?: number;
+  /** A redirect's Location header (a standby pointing at the active node). */
+  location?: string;
 }
 
 const TLS_ERRNOS = new Set([
@@ -91,6 +93,15 @@ export function mapTransportError(errno: string, message: string, address: strin
 export function mapHttpFailure(f: HttpFailure, address: string, ctx: RequestContext = {}): AgentError {
   const vaultSays = f.errors.join('; ').replace(/\s+/g, ' ').trim() || `HTTP ${f.status}`;
   const details = { status: f.status, path: f.path, certificate: ctx.certName };
+  if (f.status === 307 || f.status === 308) {
+    // Retryable: another configured address (or this one, once it is active) may serve.
+    return new VaultUnavailableError(
+      'vault-unavailable',
+      `Vault at ${address} redirected ${f.path} to ${f.location ?? '(no Location)'}, which is not in vault.address: ` +
+        'not followed (the token would be sent there); list every Vault node in vault.address',
+      { retryable: true, details },
+    );
+  }
   if (f.status === 429) {
     return new VaultUnavailableError('vault-rate-limited', `Vault rate limit on ${f.path}: ${vaultSays}`, {
       retryable: true,

@@ -9,6 +9,7 @@ import { AgentError, VaultUnavailableError, WrappingError } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
 import { splitPemBundle } from '../pki/pem.js';
 import * as z from '../util/zod.js';
+import { EndpointPool, failsOver } from './endpoints.js';
 import {
   type HttpFailure,
   mapHttpFailure,
@@ -145,6 +146,8 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     return transport(req);
   };
 
+  const pool = new EndpointPool(settings.addresses ?? [settings.address]);
+  let lastServed: string | undefined;
   const nv = nodeVault({
     endpoint: settings.address,
     namespace: settings.namespace,
@@ -169,6 +172,7 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
         errors,
         path: res.request.path.replace(/^\/v1\//, ''),
         retryAfterMs: parseRetryAfter(res.headers['retry-after'], now()),
+        location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
       }),
     );
   };
@@ -182,24 +186,80 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
 
   const deadlineOf = () => options.deadline?.() ?? now() + (options.timeoutMs ?? 5 * 60_000);
 
-  /** One request; still in flight at `deadline`, it is cut (transport.ts). */
+  /**
+   * One request; still in flight at `deadline`, it is cut (transport.ts). With several addresses, a failure
+   * that another node may not share moves on to the next address at once (endpoints.ts); the retry loop
+   * around this backs off only once every address has failed since the last success.
+   */
   const send = async (
     method: string,
     path: string,
     o: CallOptions,
     deadline: number,
   ): Promise<TransportResponse> => {
-    try {
-      return (await nv.request({
-        path: `/${path}`,
-        method,
-        json: o.body,
-        headers: o.headers ? { ...o.headers } : undefined,
-        deadline,
-      })) as TransportResponse;
-    } catch (error) {
-      throw await toAgentError(error, path, o.ctx, deadline);
+    for (let redirects = 0; ; ) {
+      const address = pool.current;
+      try {
+        // node-vault builds the request URI from its endpoint synchronously, inside this call.
+        nv.endpoint = address;
+        const res = (await nv.request({
+          path: `/${path}`,
+          method,
+          json: o.body,
+          headers: o.headers ? { ...o.headers } : undefined,
+          deadline,
+        })) as TransportResponse;
+        pool.succeeded(address);
+        if (address !== lastServed && pool.addresses.length > 1) {
+          options.log?.info('vault address serving', {
+            address,
+            ...(lastServed ? { previous: lastServed } : {}),
+          });
+        }
+        lastServed = address;
+        return res;
+      } catch (error) {
+        // A standby's redirect is followed only to an address in the list: the token goes nowhere else.
+        const location =
+          error instanceof HttpFailureError ? redirectTarget(error.failure, address) : undefined;
+        if (location && redirects++ < pool.addresses.length) {
+          pool.prefer(location);
+          options.log?.info('vault redirected to a configured address', {
+            from: address,
+            to: location,
+            path,
+          });
+          continue;
+        }
+        const agentError = await toAgentError(error, path, o.ctx, deadline, address);
+        if (
+          pool.addresses.length > 1 &&
+          failsOver(agentError) &&
+          pool.failover(address) &&
+          now() < deadline
+        ) {
+          options.log?.warn('vault address failed, trying the next', {
+            failed: address,
+            next: pool.current,
+            path,
+            error: agentError.message,
+          });
+          continue;
+        }
+        throw agentError;
+      }
     }
+  };
+
+  const redirectTarget = (f: HttpFailure, from: string): string | undefined => {
+    if ((f.status !== 307 && f.status !== 308) || !f.location) return undefined;
+    let url: string;
+    try {
+      url = new URL(f.location, from).href;
+    } catch {
+      return undefined;
+    }
+    return pool.configuredOrigin(url);
   };
 
   const toAgentError = async (
@@ -207,13 +267,13 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     path: string,
     ctx: RequestContext | undefined,
     deadline: number,
+    address: string,
   ): Promise<AgentError> => {
     if (AgentError.is(error)) return error;
-    if (error instanceof TransportError)
-      return mapTransportError(error.errno, error.message, settings.address, path);
+    if (error instanceof TransportError) return mapTransportError(error.errno, error.message, address, path);
     if (error instanceof HttpFailureError) {
       const f = error.failure;
-      if (f.status !== 403) return mapHttpFailure(f, settings.address, ctx);
+      if (f.status !== 403) return mapHttpFailure(f, address, ctx);
       if (f.errors.some((e) => /invalid token/i.test(e))) return tokenInvalidError(f.path);
       // Before Vault 1.17 a dead token and a missing policy look alike: ask about the token itself.
       try {

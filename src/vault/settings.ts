@@ -9,7 +9,10 @@ import { ConfigError, UsageError } from '../errors.js';
 import { parseDurationSeconds } from '../util/duration.js';
 
 export interface ResolvedVaultSettings {
+  /** The first of `addresses`: where a client starts, and what messages name when there is one. */
   address: string;
+  /** Every address the client may use, in order (config `vault.address` as a list; VAULT_ADDR is one). */
+  addresses?: string[];
   caCertFile?: string;
   caPath?: string;
   namespace?: string;
@@ -36,22 +39,28 @@ export function resolveVaultSettings(
   env: Record<string, string | undefined>,
   flags: VaultFlags = {},
 ): ResolvedVaultSettings {
-  const address = (
-    flags.address ??
-    nonEmpty(env.VAULT_ADDR) ??
-    config.address ??
-    DEFAULT_VAULT_ADDRESS
-  ).replace(/\/+$/, '');
+  const single = flags.address ?? nonEmpty(env.VAULT_ADDR);
+  const configured = config.address === undefined ? [] : [config.address].flat();
+  const addresses = [
+    ...new Set(
+      (single !== undefined ? [single] : configured.length > 0 ? configured : [DEFAULT_VAULT_ADDRESS]).map(
+        (a) => a.replace(/\/+$/, ''),
+      ),
+    ),
+  ];
   // The same rule as the config schema's, for --vault-addr and VAULT_ADDR too.
-  const problem = vaultAddressProblem(address);
-  if (problem === 'not-a-url')
-    throw new ConfigError(`vault address "${address}" is not a URL (vault.address / VAULT_ADDR)`);
-  if (problem === 'scheme')
-    throw new ConfigError(`vault address "${address}" must use http or https (vault.address / VAULT_ADDR)`);
-  if (problem === 'credentials') {
-    // Not quoted: the address carries a password.
-    throw new ConfigError('vault address must not contain user:password (vault.address / VAULT_ADDR)');
+  for (const address of addresses) {
+    const problem = vaultAddressProblem(address);
+    if (problem === 'not-a-url')
+      throw new ConfigError(`vault address "${address}" is not a URL (vault.address / VAULT_ADDR)`);
+    if (problem === 'scheme')
+      throw new ConfigError(`vault address "${address}" must use http or https (vault.address / VAULT_ADDR)`);
+    if (problem === 'credentials') {
+      // Not quoted: the address carries a password.
+      throw new ConfigError('vault address must not contain user:password (vault.address / VAULT_ADDR)');
+    }
   }
+  const address = addresses[0]!;
 
   let requestTimeoutMs = config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const envTimeout = nonEmpty(env.VAULT_CLIENT_TIMEOUT);
@@ -73,6 +82,7 @@ export function resolveVaultSettings(
 
   return {
     address,
+    addresses,
     caCertFile: nonEmpty(env.VAULT_CACERT) ?? config.caCert,
     caPath: nonEmpty(env.VAULT_CAPATH) ?? config.caPath,
     namespace: nonEmpty(env.VAULT_NAMESPACE) ?? config.namespace,

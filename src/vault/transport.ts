@@ -113,26 +113,35 @@ export function createTransport({
   now = Date.now,
 }: TransportOptions): Transport {
   const ca = loadCaBundle(settings);
-  const isHttps = settings.address.startsWith('https:');
+  type Connection = { lib: Pick<typeof http, 'request'>; agent: http.Agent };
   // node:https (and Node's TLS stack under it, ~2 ms) is loaded on the first request to an https:// Vault.
-  let client: Promise<{ lib: Pick<typeof http, 'request'>; agent: http.Agent }> | undefined;
-  const connection = () =>
-    (client ??= isHttps
-      ? import('node:https').then((https) => ({
-          lib: https,
-          agent: new https.Agent({
-            keepAlive: true,
-            maxSockets: 16,
-            ca,
-            rejectUnauthorized: !settings.skipVerify,
-          }),
-        }))
-      : Promise.resolve({ lib: http, agent: new http.Agent({ keepAlive: true, maxSockets: 16 }) }));
+  // One connection pool per scheme: a list of addresses may mix them.
+  let httpsClient: Promise<Connection> | undefined;
+  let httpClient: Promise<Connection> | undefined;
+  const connection = (protocol: string): Promise<Connection> => {
+    if (protocol !== 'https:') {
+      httpClient ??= Promise.resolve({
+        lib: http,
+        agent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+      });
+      return httpClient;
+    }
+    httpsClient ??= import('node:https').then((https) => ({
+      lib: https,
+      agent: new https.Agent({
+        keepAlive: true,
+        maxSockets: 16,
+        ca,
+        rejectUnauthorized: !settings.skipVerify,
+      }),
+    }));
+    return httpsClient;
+  };
 
   return async (req) => {
-    const { lib, agent } = await connection();
+    const url = new URL(req.uri);
+    const { lib, agent } = await connection(url.protocol);
     return new Promise<TransportResponse>((resolve, reject) => {
-      const url = new URL(req.uri);
       const payload = req.json === undefined ? undefined : Buffer.from(JSON.stringify(req.json));
       const headers: Record<string, string | number> = { ...req.headers, Accept: 'application/json' };
       if (payload) {

@@ -32,6 +32,23 @@ describe('Vault settings: flags > VAULT_* environment > config > defaults', () =
     expect(resolveVaultSettings({}, env, { address: 'http://flag:1' }).address).toBe('http://flag:1');
   });
 
+  it('a configured list is the failover order; VAULT_ADDR and --vault-addr stay one address', () => {
+    const list = { address: ['https://v1:8200/', 'https://v2:8200', 'https://v1:8200'] };
+    expect(resolveVaultSettings(list, {})).toMatchObject({
+      address: 'https://v1:8200',
+      addresses: ['https://v1:8200', 'https://v2:8200'],
+    });
+    expect(resolveVaultSettings(list, { VAULT_ADDR: 'https://env:8200' }).addresses).toEqual([
+      'https://env:8200',
+    ]);
+    expect(resolveVaultSettings(list, {}, { address: 'https://flag:8200' }).addresses).toEqual([
+      'https://flag:8200',
+    ]);
+    expect(() => resolveVaultSettings({ address: ['https://v1:8200', 'ftp://v2'] }, {})).toThrow(
+      /vault address "ftp:\/\/v2" must use http or https/,
+    );
+  });
+
   it('refuses VAULT_SKIP_VERIFY unless --tls-skip-verify confirms it', () => {
     const err = (() => {
       try {
