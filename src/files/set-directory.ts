@@ -200,7 +200,7 @@ export async function findLeftovers(spec: FilesSpec): Promise<string[]> {
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) return [];
   const found: string[] = [];
-  if (st.uid !== agentUid() || st.mode & 0o022) {
+  if ((st.uid !== 0 && st.uid !== agentUid()) || st.mode & 0o022) {
     found.push(
       `${dir} is owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}: the next run makes it root's`,
     );
