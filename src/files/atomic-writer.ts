@@ -40,6 +40,7 @@ import {
 import {
   type DirectoryOwnership,
   directoryMatches,
+  MAX_SET_FILE_BYTES,
   type RegularFileRead,
   readRegularFile,
   removeTree,
@@ -507,7 +508,10 @@ export async function writeCertificateSet(
  */
 export async function readCertificateSet(spec: FilesSpec): Promise<CertificateSetReading> {
   const entries = entriesOf(spec);
-  const generation = (await lstatIfExists(spec.dir)) ? await readPointer(spec.dir, DATA_LINK) : undefined;
+  let generation = (await lstatIfExists(spec.dir)) ? await readPointer(spec.dir, DATA_LINK) : undefined;
+  // Only a real directory is read through (a generation swapped for a symlink before the directory was
+  // root's would lead anywhere): the files then count as foreign.
+  if (generation && !(await isDirectory(join(spec.dir, generation)))) generation = undefined;
   const files: Partial<Record<CertificateFileRole, string>> = {};
   const problems: CertificateSetProblem[] = [];
   let plain = 0;
@@ -533,7 +537,9 @@ export async function readCertificateSet(spec: FilesSpec): Promise<CertificateSe
       plain++;
       source = path;
     }
-    const state = await readNoFollow(source);
+    // A second hard link (the owner may link its own key elsewhere) does not make the content wrong for
+    // readers; the writer itself never reuses such a file (readNoFollow), it writes a fresh generation.
+    const state = await readRegularFile(source, MAX_SET_FILE_BYTES, { allowLinks: true });
     if (state.data) files[e.role] = state.data.toString('utf8');
     else {
       problems.push({
