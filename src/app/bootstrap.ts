@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';
 import type { AgentConfig } from '../config/types.js';
-import { ExitCode, UsageError } from '../errors.js';
+import { AgentError, ExitCode, UsageError } from '../errors.js';
 import {
   readCertificateSet,
   rollbackCertificateSet,
@@ -140,7 +140,17 @@ export function createPassPorts(
       // Every pass, written or not: a killed writer's leftovers are removed and an earlier layout's set
       // directory is made root's (files/set-directory.ts); an unsafe directory fails its set here.
       read: async (spec) => {
-        const tidied = opts.dryRun ? [] : await tidyCertificateDir(spec);
+        const tidied = opts.dryRun
+          ? []
+          : await tidyCertificateDir(spec).catch((error: unknown) => {
+              // An unsafe directory fails its set; anything else (a read-only disk) only costs the clean-up.
+              if (AgentError.is(error) && error.code === 'unsafe-target') throw error;
+              log.warn('cannot tidy certificate directory', {
+                dir: spec.dir,
+                error: (error as Error).message,
+              });
+              return [] as string[];
+            });
         if (tidied.length > 0)
           log.info('certificate directory tidied', { dir: spec.dir, detail: tidied.join('; ') });
         return readCertificateSet(spec);
