@@ -39,8 +39,8 @@ export function trustedUids(): Set<number> {
 /**
  * Owner, group and mode of the set directory and its generation directories: the agent's user, the set's
  * group (else the owner's primary group), `dirMode` without any write bit for group or others (only root may
- * create, rename or remove names there). When the owner would have no way in (not in that group), others
- * get search permission (x) only: the names are no secret, and the key is 0600 and the owner's.
+ * create, rename or remove names there). A non-root owner keeps its way in: the group gets r-x when the owner
+ * is in it, else others get search permission (x) only (the names are no secret; the key is 0600, the owner's).
  */
 export function directoryOwnership(
   spec: FilesSpec,
@@ -48,9 +48,11 @@ export function directoryOwnership(
   owner: { primaryGid: number | undefined; member: boolean },
 ): DirectoryOwnership {
   const gid = ids.gid ?? owner.primaryGid;
-  const reaches = gid !== undefined && (gid === owner.primaryGid || owner.member);
-  const ownerLockedOut = ids.uid !== undefined && ids.uid !== agentUid() && !reaches;
-  return { uid: agentUid(), gid, mode: (spec.dirMode & 0o755) | (ownerLockedOut ? 0o001 : 0) };
+  const consumer = ids.uid !== undefined && ids.uid !== agentUid();
+  const viaGroup = gid !== undefined && (gid === owner.primaryGid || owner.member);
+  // dirMode's owner bits were the consumer's while the directory was its own: it keeps a way in.
+  const access = !consumer ? 0 : viaGroup ? 0o050 : 0o001;
+  return { uid: agentUid(), gid, mode: (spec.dirMode & 0o755) | access };
 }
 
 export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
