@@ -49,6 +49,7 @@ import {
 import { childPath } from './safety.js';
 import {
   directoryOwnership,
+  generationIsClean,
   isDirectory,
   lstatOrUndefined,
   needsTidying,
@@ -462,20 +463,24 @@ export async function writeCertificateSet(
       now,
     );
     const oldPrevious = await readPointer(spec.dir, PREVIOUS_LINK);
+    // The generation rolled back to on a failed health check: only one holding nothing but the set's own
+    // files (a directory of an earlier layout may hold what its owner planted); else it is removed.
+    const rollbackTo =
+      current && (await generationIsClean(join(spec.dir, current), ctx.names)) ? current : undefined;
     try {
       await options.verify?.(join(spec.dir, generation));
       // Links first (they resolve through ..data, so they show the old set until the swap).
       for (const d of await linkDrift(spec.dir, entries)) await d.fix();
       // ..previous before ..data: a crash in between leaves old = current = previous, never a
       // previous that was already collected.
-      if (current) {
-        await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), current);
+      if (rollbackTo) {
+        await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), rollbackTo);
       }
       await replaceSymlink(join(spec.dir, DATA_LINK), join(spec.dir, DATA_TMP), generation, {
         missing: current === undefined && dataLink === undefined,
       });
     } catch (error) {
-      if (oldPrevious && current) {
+      if (oldPrevious && rollbackTo) {
         await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), oldPrevious).catch(
           () => undefined,
         );
@@ -488,7 +493,7 @@ export async function writeCertificateSet(
     const warnings: string[] = [];
     await syncDirectory(spec.dir).catch((error: unknown) => warnings.push(String((error as Error).message)));
     // Without a current set, ..previous was left alone and still names its generation.
-    const kept = current ?? oldPrevious;
+    const kept = rollbackTo ?? oldPrevious;
     const keep = new Set([generation, kept].filter((g): g is string => g !== undefined));
     for (const name of await strays(spec.dir, keep).catch(() => [] as string[])) {
       if (!isGenerationName(name)) continue;

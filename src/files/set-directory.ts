@@ -137,7 +137,7 @@ export async function strays(dir: string, keep: ReadonlySet<string>): Promise<st
 }
 
 /** A generation holds exactly regular files of the set, each with no other name (nothing planted). */
-async function generationIsClean(path: string, names: ReadonlySet<string>): Promise<boolean> {
+export async function generationIsClean(path: string, names: ReadonlySet<string>): Promise<boolean> {
   const found = await readdir(path).catch(() => undefined);
   if (!found) return false;
   for (const name of found) {

@@ -27,6 +27,7 @@ import { AgentError } from '../../src/errors.js';
 import {
   readCertificateSet,
   recoverCertificateDir,
+  rollbackCertificateSet,
   writeCertificateSet,
 } from '../../src/files/atomic-writer.js';
 import { type Attacker, attacker, runAsAttacker, startAttackLoop } from '../support/second-user.js';
@@ -250,6 +251,28 @@ describe('the set owner attacks the root agent (real second user)', () => {
     expect((await readCertificateSet(spec)).files).toEqual(asFiles(B));
     expect(existsSync(join(dir, '..lock'))).toBe(false);
   }, 30_000);
+
+  it('(e) what the owner planted inside a generation before the take-over is never rolled back to', async (ctx) => {
+    if (!who) return ctx.skip(needRoot);
+    const dir = join(base, 'e-set');
+    const spec = ownerSpec(dir, who);
+    await oldLayout(spec, who, A);
+    const v = victims('e');
+    // The owner makes the current generation's key.pem a link to a root-only file.
+    runAsAttacker(
+      who,
+      `const g = path.join(args[0], fs.readlinkSync(path.join(args[0], '..data')));
+       fs.unlinkSync(path.join(g, 'key.pem')); fs.symlinkSync(args[1], path.join(g, 'key.pem'));`,
+      dir,
+      v.file,
+    );
+    await writeCertificateSet(spec, asFiles(B));
+    // A failed health check would roll back: never onto the planted generation.
+    const rolled = await rollbackCertificateSet(spec);
+    expect(rolled.rolledBack).toBe(false);
+    expect(readFileSync(join(dir, 'key.pem'), 'utf8')).toBe(B.key);
+    expect(readdirSync(dir).filter((n) => n.startsWith('..2'))).toHaveLength(1);
+  });
 
   it('a sticky world-writable parent (like /tmp): the owner planting links and swapping its directory for a symlink gains nothing', async (ctx) => {
     if (!who) return ctx.skip(needRoot);
