@@ -4,8 +4,10 @@
  * no Vault) and removed by the next run, even one that has nothing to issue. The built agent, real OpenBao.
  */
 import {
+  chownSync,
   cpSync,
   existsSync,
+  lstatSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSet, createFaultNode, snapshotSets, startFaultVault } from '../support/fault-node.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
+import { attacker } from '../support/second-user.js';
 
 let vault: TestVault;
 
@@ -76,6 +79,45 @@ describe("a killed writer's leftovers", () => {
       const after = await node.agent(['check', '--config', node.configFile]);
       expect(after.stdout).not.toContain('leftover');
       expect(after.code, after.stdout).toBe(0);
+    } finally {
+      node.cleanup();
+    }
+  }, 90_000);
+
+  it("an earlier layout's set directory (the owner's) is reported, then made root's by the next up-to-date run", async (ctx) => {
+    const who = attacker();
+    if (!who) return ctx.skip('needs root to create the second user and give it the set directory');
+    const node = await createFaultNode(vault, 'vpa-leftovers-');
+    try {
+      node.writeConfig({ address: vault.address });
+      const dir = node.dir('etcd-peer');
+      const config = readFileSync(node.configFile, 'utf8');
+      writeFileSync(
+        node.configFile,
+        config.replace(
+          `files: { dir: ${dir} }`,
+          `files: { dir: ${dir}, owner: ${who.name}, group: ${who.name} }`,
+        ),
+      );
+      expect((await node.bootstrap()).code).toBe(0);
+      // What earlier versions left: the directory and its generation the owner's, writable by it.
+      const generation = readlinkSync(join(dir, '..data'));
+      for (const path of [dir, join(dir, generation)]) chownSync(path, who.uid, who.gid);
+      const before = snapshotSets(node);
+
+      const check = await node.agent(['check', '--config', node.configFile]);
+      expect(check.code).toBe(10);
+      expect(check.stdout).toContain(`etcd-peer: leftover: ${dir} is owned by uid ${who.uid}`);
+
+      const run = await node.bootstrap();
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/etcd-peer\s+up-to-date/);
+      for (const path of [dir, join(dir, generation)]) {
+        expect(lstatSync(path)).toMatchObject({ uid: 0, gid: who.gid });
+        expect(lstatSync(path).mode & 0o022).toBe(0);
+      }
+      expect(lstatSync(join(dir, generation, 'key.pem'))).toMatchObject({ uid: who.uid });
+      expect(snapshotSets(node)).toEqual(before);
     } finally {
       node.cleanup();
     }
