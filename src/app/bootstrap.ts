@@ -6,8 +6,13 @@ import { join } from 'node:path';
 import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';
 import type { AgentConfig } from '../config/types.js';
-import { ExitCode, UsageError } from '../errors.js';
-import { readCertificateSet, rollbackCertificateSet, writeCertificateSet } from '../files/atomic-writer.js';
+import { AgentError, ExitCode, UsageError } from '../errors.js';
+import {
+  readCertificateSet,
+  rollbackCertificateSet,
+  tidyCertificateDir,
+  writeCertificateSet,
+} from '../files/atomic-writer.js';
 import type { Logger } from '../log.js';
 import { tokenUpkeep } from '../plan/token-upkeep.js';
 import { runHealthCheck } from '../services/health-check.js';
@@ -56,6 +61,8 @@ export async function connect(
   settings: ResolvedVaultSettings;
   vault: VaultClient;
   token?: { source: TokenSource; info?: TokenInfo };
+  /** When --timeout runs out (epoch ms): bounds the Vault requests and the wait for a set's lock. */
+  deadline: number;
 }> {
   const timeoutMs = timeoutMsOf(args);
   // --timeout bounds the command, not each request: a pass of seven sets in an outage gives up after one
@@ -64,7 +71,7 @@ export async function connect(
   const config = await loadConfig(args.config, io.env);
   const settings = sessionSettings(args, io, log, config.vault);
   const vault = createVaultClient({ settings, timeoutMs, deadline: () => deadline, log });
-  if (!opts.needToken) return { config, settings, vault };
+  if (!opts.needToken) return { config, settings, vault, deadline };
   const resolved = await resolveToken({
     flagFile: args.tokenFile,
     configFile: config.vault.tokenFile,
@@ -75,7 +82,7 @@ export async function connect(
     ? await activateToken(resolved, vault, config.vault.wrappedToken, log)
     : await prepareToken(resolved, vault, config.vault.wrappedToken, log);
   if (token.info) logTokenOk(log, token.source, token.info);
-  return { config, settings, vault, token };
+  return { config, settings, vault, token, deadline };
 }
 
 function logTokenOk(log: Logger, source: TokenSource, info: TokenInfo): void {
@@ -115,15 +122,41 @@ export function checkClockSkew(vault: VaultClient, log: Logger): number | undefi
   return skewMs;
 }
 
-/** The real adapters a pass runs on: atomic writer, systemctl/exec actions, health checks. */
-export function createPassPorts(vault: VaultClient, log: Logger, atBoot: boolean): PassPorts {
+/**
+ * The real adapters a pass runs on: atomic writer, systemctl/exec actions, health checks. `deadline` bounds
+ * the wait for a set another process is writing (default: the writer's own minute).
+ */
+export function createPassPorts(
+  vault: VaultClient,
+  log: Logger,
+  atBoot: boolean,
+  opts: { deadline?: () => number; dryRun?: boolean } = {},
+): PassPorts {
+  const { deadline } = opts;
   const services = new SystemctlServiceManager();
   return {
     vault,
     store: {
-      read: readCertificateSet,
-      write: (spec, files) => writeCertificateSet(spec, files),
-      rollback: async (spec) => (await rollbackCertificateSet(spec)).rolledBack,
+      // Every pass, written or not: a killed writer's leftovers are removed and an earlier layout's set
+      // directory is made root's (files/set-directory.ts); an unsafe directory fails its set here.
+      read: async (spec) => {
+        const tidied = opts.dryRun
+          ? []
+          : await tidyCertificateDir(spec).catch((error: unknown) => {
+              // An unsafe directory fails its set; anything else (a read-only disk) only costs the clean-up.
+              if (AgentError.is(error) && error.code === 'unsafe-target') throw error;
+              log.warn('cannot tidy certificate directory', {
+                dir: spec.dir,
+                error: (error as Error).message,
+              });
+              return [] as string[];
+            });
+        if (tidied.length > 0)
+          log.info('certificate directory tidied', { dir: spec.dir, detail: tidied.join('; ') });
+        return readCertificateSet(spec);
+      },
+      write: (spec, files, recheck) => writeCertificateSet(spec, files, { deadline: deadline?.(), recheck }),
+      rollback: async (spec) => (await rollbackCertificateSet(spec, { deadline: deadline?.() })).rolledBack,
     },
     runActions: (planned) => runActions(planned, { services, log, atBoot }),
     healthCheck: (spec) =>
@@ -172,6 +205,7 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
     config: full,
     vault,
     token,
+    deadline,
   } = await connect(args, io, log, {
     needToken: !args.dryRun,
     lookupToken: false,
@@ -179,10 +213,14 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
   const config = selectCertificates(full, args.only);
   // The same fleet-jittered schedule as `run` and `check` (the seed lives in the state file).
   const { state } = await loadState(config.stateDir);
-  const result = await runCertificatePass(config, createPassPorts(vault, log, true), {
-    dryRun: args.dryRun,
-    renewalTime: scheduleFor(config, state),
-  });
+  const result = await runCertificatePass(
+    config,
+    createPassPorts(vault, log, true, { deadline: () => deadline, dryRun: args.dryRun }),
+    {
+      dryRun: args.dryRun,
+      renewalTime: scheduleFor(config, state),
+    },
+  );
   printPassSummary(result, io);
   if (!args.dryRun) {
     let info =

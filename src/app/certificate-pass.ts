@@ -21,6 +21,7 @@ export interface CertificateStore {
   write(
     spec: FilesSpec,
     files: { cert: string; key: string; ca: string; fullchain: string },
+    recheck?: { generation: string | undefined; stillNeeded: (now: CertificateSetReading) => boolean },
   ): Promise<WriteCertificateSetResult>;
   /** Switch back to the previous generation; false when there is none. */
   rollback(spec: FilesSpec): Promise<boolean>;
@@ -218,13 +219,48 @@ export async function runCertificatePass(
             skew_s: prepared.verification.clockSkewSeconds,
           });
         }
-        const written = await store.write(spec.files, {
-          cert: prepared.pems.cert,
-          key: prepared.pems.key,
-          ca: prepared.pems.ca,
-          fullchain: prepared.pems.fullchain ?? prepared.pems.cert,
-        });
+        // Another process (a second bootstrap) may switch the set while this one waited for Vault or for
+        // the set's lock: then the writer asks again whether the set on disk still needs this one.
+        let kept: ReturnType<typeof inspectCertificateSet> | undefined;
+        const written = await store.write(
+          spec.files,
+          {
+            cert: prepared.pems.cert,
+            key: prepared.pems.key,
+            ca: prepared.pems.ca,
+            fullchain: prepared.pems.fullchain ?? prepared.pems.cert,
+          },
+          {
+            generation: reading.generation,
+            stillNeeded: (onDisk) => {
+              const again = inspectCertificateSet({
+                current: { cert: onDisk.files.cert, key: onDisk.files.key, ca: onDisk.files.ca },
+                spec,
+                now: ports.now(),
+                mountCaPem: prepared.mountCa,
+                renewAtTime: renewalTime ? (nb, na) => renewalTime(spec, nb, na) : undefined,
+              });
+              kept = again.verdict ? undefined : again;
+              return kept === undefined;
+            },
+          },
+        );
         for (const w of written.warnings) clog.warn('write warning', { detail: w });
+        if (written.superseded && kept) {
+          clog.info('another process wrote this set meanwhile; keeping it', {
+            generation: written.generation,
+            not_after: kept.leaf?.notAfter.toISOString(),
+          });
+          return {
+            name: spec.name,
+            action: 'up-to-date',
+            serial: kept.leaf?.serial,
+            notAfter: kept.leaf?.notAfter,
+            renewalTime: kept.renewalTime,
+            changed: false,
+            warnings: result.warnings,
+          };
+        }
         caByMount.set(spec.mount, prepared.mountCa);
         clog.info('certificate written', {
           dir: spec.files.dir,

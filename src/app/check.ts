@@ -1,7 +1,8 @@
 /**
  * `check`: is anything due? No Vault calls, so it is cheap enough for a systemd timer's ExecCondition=.
- * Exit 0 when nothing is due, 10 when a certificate must be issued or the token needs its upkeep (a first
- * lookup, or a renewal at half its TTL: plan/token-upkeep.ts). With --exec-condition the
+ * Exit 0 when nothing is due, 10 when a certificate must be issued, a set directory holds a killed writer's
+ * leftovers (removed by the next pass), or the token needs its upkeep (a first lookup, or a renewal at half
+ * its TTL: plan/token-upkeep.ts). With --exec-condition the
  * answer is turned around for systemd (0 = run the renewal service, 1 = skip it quietly); when check
  * itself cannot decide (bad config, a usage error) it answers 0 so `bootstrap` runs and fails visibly.
  */
@@ -31,6 +32,10 @@ export async function runCheck(args: CheckArgs, io: CliIo): Promise<number> {
           ? `${r.spec.name}: due (${v.reason}): ${v.message}\n`
           : `${r.spec.name}: ok, renews ${r.inspection.renewalTime?.toISOString()}\n`,
       );
+      // Leftovers of a killed writer (a private key in an orphan generation among them): due too, so the
+      // renewal service runs and its pass removes them.
+      for (const l of r.leftovers) io.stdout(`${r.spec.name}: leftover: ${l}\n`);
+      if (r.leftovers.length > 0 && !v) due.push(r);
     }
     const token = tokenUpkeep(state.token, now);
     if (token.action === 'none') {

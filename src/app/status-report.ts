@@ -27,6 +27,8 @@ export interface CertificateStatus {
   lastError: string | null;
   issueFailures: number;
   rollbacks: number;
+  /** Only when there are any: what a killed writer left in the directory (removed by the next pass). */
+  leftovers?: string[];
 }
 
 export interface StatusReport {
@@ -42,7 +44,7 @@ export interface StatusReport {
 }
 
 export function buildStatusReport(
-  results: { spec: CertSpec; inspection: SetInspection }[],
+  results: { spec: CertSpec; inspection: SetInspection; leftovers?: string[] }[],
   state: AgentState,
   now: Date,
 ): StatusReport {
@@ -67,7 +69,7 @@ export function buildStatusReport(
     generatedAt: now.toISOString(),
     token,
     lastPass: state.lastPass ? { at: state.lastPass.at, success: state.lastPass.success } : null,
-    certificates: results.map(({ spec, inspection }) => {
+    certificates: results.map(({ spec, inspection, leftovers }) => {
       const leaf = inspection.leaf;
       const last = state.certificates[spec.name];
       return {
@@ -89,6 +91,7 @@ export function buildStatusReport(
         lastError: last?.lastError ?? null,
         issueFailures: last?.issueFailures ?? 0,
         rollbacks: last?.rollbacks ?? 0,
+        ...(leftovers && leftovers.length > 0 ? { leftovers } : {}),
       };
     }),
   };
@@ -129,5 +132,8 @@ export function renderStatusTable(report: StatusReport): string {
   );
   if (report.lastPass)
     out.push(`last pass: ${report.lastPass.at} ${report.lastPass.success ? 'ok' : 'FAILED'}`);
+  for (const c of report.certificates) {
+    for (const l of c.leftovers ?? []) out.push(`leftover (${c.name}, removed by the next pass): ${l}`);
+  }
   return `${out.join('\n')}\n`;
 }

@@ -14,28 +14,50 @@
  * the repair is listed in `repaired`.
  */
 import { constants, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { FileNames, FilesSpec } from '../config/types.js';
-import { WriteError } from '../errors.js';
+import { AgentError, WriteError } from '../errors.js';
 import { attempt, errnoOf, replaceSymlink, syncDirectory, toWriteError, writeNewFiles } from './fs-ops.js';
 import {
   DATA_LINK,
   DATA_TMP,
   isGenerationName,
-  isHolderAlive,
   LINK_TMP_PREFIX,
-  LOCK_FILE,
   lockDirectory,
   newGenerationName,
   PREVIOUS_LINK,
   PREVIOUS_TMP,
-  readLockHolder,
-  TAKEOVER_FILE,
   visibleLinkTarget,
 } from './layout.js';
-import { lstat, lstatIfExists, mkdir, open, readdir, readlink, rm, stat } from './local-fs.js';
-import { type Ownership, type OwnershipSources, resolveOwnership } from './owners.js';
-import { assertSafeTarget, childPath } from './safety.js';
+import { lstat, lstatIfExists, mkdir, open, readlink, realpath, stat } from './local-fs.js';
+import {
+  isGroupMember,
+  type Ownership,
+  type OwnershipSources,
+  primaryGroupOf,
+  resolveOwnership,
+} from './owners.js';
+import {
+  type DirectoryOwnership,
+  directoryMatches,
+  MAX_SET_FILE_BYTES,
+  type RegularFileRead,
+  readRegularFile,
+  removeTree,
+  takeDirectory,
+} from './root-owned.js';
+import { childPath } from './safety.js';
+import {
+  directoryOwnership,
+  generationIsClean,
+  isDirectory,
+  lstatOrUndefined,
+  needsTidying,
+  readPointer,
+  recoverLocked,
+  secureSetDirectory,
+  strays,
+} from './set-directory.js';
 
 export type CertificateFileRole = keyof FileNames;
 export const CERTIFICATE_FILE_ROLES: readonly CertificateFileRole[] = ['cert', 'key', 'ca', 'fullchain'];
@@ -52,6 +74,8 @@ export interface WriteCertificateSetResult {
   repaired: string[];
   /** Problems after the switch that did not undo it (a failed directory fsync or clean-up). */
   warnings: string[];
+  /** True when another writer changed the set meanwhile and `recheck` found nothing left to do. */
+  superseded?: boolean;
 }
 
 export interface CertificateSetProblem {
@@ -89,7 +113,21 @@ export interface WriterOptions {
    * generation and leaves the current set in place; the error is passed on unchanged.
    */
   verify?: (generationDir: string) => Promise<void>;
+  /**
+   * How long to wait for another live writer holding the set's lock: until this time (epoch ms; the run's
+   * `--timeout` deadline). Default: one minute from the call.
+   */
+  deadline?: number;
+  /**
+   * What the caller's decision to write was based on. When the set on disk is no longer that generation
+   * once the lock is held (another writer switched it meanwhile), `stillNeeded` is asked with the set as it
+   * is now; false keeps it (the result says `superseded`).
+   */
+  recheck?: { generation: string | undefined; stillNeeded: (now: CertificateSetReading) => boolean };
 }
+
+/** Default wait for a live writer holding the lock, when the caller gives no deadline. */
+const DEFAULT_LOCK_WAIT_MS = 60_000;
 
 interface Entry {
   role: CertificateFileRole;
@@ -119,64 +157,13 @@ function toBytes(value: string | Uint8Array): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
 }
 
-function trustedUids(ids: Ownership): Set<number> {
-  const trusted = new Set<number>([0, process.geteuid?.() ?? 0]);
-  if (ids.uid !== undefined) trusted.add(ids.uid);
-  return trusted;
-}
+type FileState = RegularFileRead;
 
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstatIfExists(path);
-  } catch (error) {
-    throw toWriteError(error, 'inspect', path);
-  }
-}
-
-/** The generation a pointer symlink names; anything that is not one of ours is refused. */
-async function readPointer(dir: string, link: string): Promise<string | undefined> {
-  const path = join(dir, link);
-  const st = await lstatOrUndefined(path);
-  if (!st) return undefined;
-  if (!st.isSymbolicLink())
-    throw new WriteError('unsafe-target', `${path} is not a symlink`, { details: { path } });
-  const target = await attempt('read link', path, () => readlink(path));
-  if (!isGenerationName(target)) {
-    throw new WriteError('unsafe-target', `${path} points at "${target}", not at a generation in ${dir}`, {
-      details: { path },
-    });
-  }
-  return target;
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  const st = await lstatOrUndefined(path);
-  return st?.isDirectory() ?? false;
-}
-
-interface FileState {
-  data?: Buffer;
-  stats?: Stats;
-  errno?: string;
-}
-
-/** Read one file without following a symlink, with the stats of the very file read. */
-async function readNoFollow(path: string): Promise<FileState> {
-  try {
-    // O_NONBLOCK: a FIFO planted in the set's place opens at once (and is then refused as not a file) instead
-    // of blocking the agent until something writes to it; for a regular file it changes nothing.
-    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    try {
-      const stats = await fh.stat();
-      if (!stats.isFile()) return { stats, errno: 'EISDIR' };
-      return { data: await fh.readFile(), stats };
-    } finally {
-      await fh.close();
-    }
-  } catch (error) {
-    return { errno: errnoOf(error) ?? 'unknown' };
-  }
-}
+/**
+ * Read one file without following a symlink or blocking on a FIFO, bounded in size, refused when it has
+ * other hard links: with the stats of the very file read (root-owned.ts).
+ */
+const readNoFollow = (path: string): Promise<FileState> => readRegularFile(path);
 
 async function readGeneration(
   dir: string,
@@ -207,22 +194,14 @@ interface Drift {
   visible: boolean;
 }
 
-/** chown+chmod through a handle; `follow` only for files.dir itself (a symlink there was vetted). */
-async function fixByHandle(
-  path: string,
-  mode: number,
-  ids: Ownership,
-  directory: boolean,
-  follow = false,
-): Promise<void> {
+/** chown+chmod of a file through a handle (O_NOFOLLOW: in a root-owned generation, never a symlink). */
+async function fixFileByHandle(path: string, mode: number, ids: Ownership): Promise<void> {
   await attempt('repair', path, async () => {
-    const flags =
-      constants.O_RDONLY |
-      constants.O_NONBLOCK |
-      (follow ? 0 : constants.O_NOFOLLOW) |
-      (directory ? constants.O_DIRECTORY : 0);
-    const fh = await open(path, flags);
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     try {
+      const st = await fh.stat();
+      // Only the file the set holds: a regular file with no other name (readRegularFile checked it too).
+      if (!st.isFile() || st.nlink !== 1) throw new WriteError('write-failed', `${path} is not a plain file`);
       if (ids.uid !== undefined || ids.gid !== undefined) await fh.chown(ids.uid ?? -1, ids.gid ?? -1);
       await fh.chmod(mode);
     } finally {
@@ -231,14 +210,7 @@ async function fixByHandle(
   });
 }
 
-function modeDrift(
-  path: string,
-  st: Stats,
-  mode: number,
-  ids: Ownership,
-  directory: boolean,
-  follow = false,
-): Drift | undefined {
+function modeDrift(path: string, st: Stats, mode: number, ids: Ownership): Drift | undefined {
   const parts: string[] = [];
   if ((st.mode & 0o7777) !== mode)
     parts.push(`mode ${(st.mode & 0o7777).toString(8)} -> ${mode.toString(8)}`);
@@ -247,7 +219,18 @@ function modeDrift(
   if (parts.length === 0) return undefined;
   return {
     what: `${path}: ${parts.join(', ')}`,
-    fix: () => fixByHandle(path, mode, ids, directory, follow),
+    fix: () => fixFileByHandle(path, mode, ids),
+    visible: false,
+  };
+}
+
+function directoryDrift(path: string, real: string, st: Stats, want: DirectoryOwnership): Drift | undefined {
+  if (directoryMatches(st, want)) return undefined;
+  return {
+    what: `${path}: owner ${st.uid}:${st.gid} mode ${(st.mode & 0o7777).toString(8)} -> ${want.uid}:${want.gid ?? st.gid} ${want.mode.toString(8)}`,
+    fix: async () => {
+      await takeDirectory(real, want);
+    },
     visible: false,
   };
 }
@@ -274,110 +257,64 @@ async function linkDrift(dir: string, entries: Entry[]): Promise<Drift[]> {
   return drift;
 }
 
+/** What the writer needs about a set before it touches it. */
+interface Context {
+  spec: FilesSpec;
+  entries: Entry[];
+  ids: Ownership;
+  /** Owner, group and mode of the set directory and its generations (root's). */
+  dirs: DirectoryOwnership;
+  names: ReadonlySet<string>;
+}
+
 /** Everything that differs from the wanted owner/mode/links for the current generation. */
 async function collectDrift(
-  spec: FilesSpec,
+  ctx: Context,
   generation: string,
   states: Map<string, FileState>,
-  entries: Entry[],
-  ids: Ownership,
 ): Promise<Drift[]> {
+  const { spec, entries, ids } = ctx;
   const drift: Drift[] = [];
   const dirStat = await attempt('inspect', spec.dir, () => stat(spec.dir));
-  const dirFix = modeDrift(spec.dir, dirStat, spec.dirMode & 0o7777, ids, true, true);
+  // files.dir may be a root-owned symlink (vetted): its directory is taken over by its real path.
+  const real = await attempt('resolve', spec.dir, () => realpath(spec.dir));
+  const dirFix = directoryDrift(spec.dir, real, dirStat, ctx.dirs);
   if (dirFix) drift.push(dirFix);
   const genPath = join(spec.dir, generation);
   const genStat = await attempt('inspect', genPath, () => lstat(genPath));
-  const genFix = modeDrift(genPath, genStat, spec.dirMode & 0o7777, ids, true);
+  const genFix = directoryDrift(genPath, join(real, generation), genStat, ctx.dirs);
   if (genFix) drift.push(genFix);
   for (const e of entries) {
     const st = states.get(e.name)?.stats;
-    const fix = st && modeDrift(join(genPath, e.name), st, e.mode, ids, false);
+    const fix = st && modeDrift(join(genPath, e.name), st, e.mode, ids);
     if (fix) drift.push(fix);
   }
   drift.push(...(await linkDrift(spec.dir, entries)));
   return drift;
 }
 
-/** Entries a crashed or interrupted run leaves behind, and generations nothing points at. */
-async function strays(dir: string, keep: ReadonlySet<string>): Promise<string[]> {
-  const names = await attempt('list', dir, () => readdir(dir));
-  return names.filter(
-    (n) =>
-      n === DATA_TMP ||
-      n === PREVIOUS_TMP ||
-      n === LOCK_FILE ||
-      n === TAKEOVER_FILE ||
-      n.startsWith(`${LOCK_FILE}.`) ||
-      n.startsWith(LINK_TMP_PREFIX) ||
-      (isGenerationName(n) && !keep.has(n)),
-  );
-}
-
-/** Clean-up after a crashed run; the caller holds the lock. Returns what was removed. */
-async function recoverLocked(dir: string): Promise<string[]> {
-  const removed: string[] = [];
-  const current = await readPointer(dir, DATA_LINK);
-  let previous = await readPointer(dir, PREVIOUS_LINK);
-  if (previous !== undefined && (previous === current || !(await isDirectory(join(dir, previous))))) {
-    await attempt('remove', join(dir, PREVIOUS_LINK), () => rm(join(dir, PREVIOUS_LINK), { force: true }));
-    removed.push(PREVIOUS_LINK);
-    previous = undefined;
-  }
-  const keep = new Set([current, previous].filter((g): g is string => g !== undefined));
-  for (const name of await strays(dir, keep)) {
-    if (name === LOCK_FILE || name === `${LOCK_FILE}.${process.pid}`) continue; // ours, held right now
-    if (name === TAKEOVER_FILE || name.startsWith(`${LOCK_FILE}.`)) {
-      // Another writer publishing its lock, or inside a takeover: its file names it.
-      const holder = await readLockHolder(join(dir, name));
-      if (holder !== undefined && (await isHolderAlive(holder))) continue;
-    }
-    const path = join(dir, name);
-    await attempt('remove', path, () => rm(path, { recursive: true, force: true }));
-    removed.push(name);
-  }
-  if (removed.length > 0) await syncDirectory(dir);
-  return removed;
-}
-
-/** Create `files.dir` (dirMode, owner) when missing; parents get 0755 like `mkdir -p`. */
-async function ensureDirectory(spec: FilesSpec, ids: Ownership): Promise<boolean> {
-  if (await lstatOrUndefined(spec.dir)) return false;
-  const parent = dirname(spec.dir);
-  await attempt('create', parent, () => mkdir(parent, { recursive: true, mode: 0o755 }));
-  await attempt('create', spec.dir, async () => {
-    try {
-      await mkdir(spec.dir, { mode: 0o700 });
-    } catch (error) {
-      if (errnoOf(error) !== 'EEXIST') throw error;
-    }
-  });
-  await fixByHandle(spec.dir, spec.dirMode & 0o7777, ids, true, true);
-  await syncDirectory(parent);
-  return true;
-}
-
 /** Write a complete generation; on any failure it is removed again and the error names the file. */
 async function createGeneration(
-  spec: FilesSpec,
+  ctx: Context,
   contents: { entry: Entry; data: Buffer }[],
-  ids: Ownership,
   now: () => Date,
 ): Promise<string> {
   const name = newGenerationName(now());
-  const path = join(spec.dir, name);
-  // 0700 while filling it; the final dirMode/owner are applied once the files are complete.
+  const path = join(ctx.spec.dir, name);
+  // Root's and 0700 while filling it (nobody else can even look); its final group/mode once the files are complete.
   await attempt('create', path, () => mkdir(path, { mode: 0o700 }));
   try {
     // The files complete, then the directory's final mode and owner, then files and directory flushed together.
     await writeNewFiles(
       path,
       contents.map(({ entry, data }) => ({ name: entry.name, data, mode: entry.mode })),
-      ids,
-      () => fixByHandle(path, spec.dirMode & 0o7777, ids, true),
+      ctx.ids,
+      async () => {
+        await takeDirectory(path, ctx.dirs);
+      },
     );
   } catch (error) {
-    await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    await removeTree(path).catch(() => undefined);
     throw toWriteError(error, 'write', path);
   }
   return name;
@@ -389,11 +326,10 @@ async function createGeneration(
  * becomes the `previous` generation of the first real switch.
  */
 async function migratePlainFiles(
-  spec: FilesSpec,
-  entries: Entry[],
-  ids: Ownership,
+  ctx: Context,
   now: () => Date,
 ): Promise<{ generation: string; migrated: string[] } | undefined> {
+  const { spec, entries } = ctx;
   const found: { entry: Entry; data: Buffer }[] = [];
   for (const entry of entries) {
     const path = join(spec.dir, entry.name);
@@ -408,11 +344,11 @@ async function migratePlainFiles(
     found.push({ entry, data: state.data });
   }
   if (found.length === 0) return undefined;
-  const generation = await createGeneration(spec, found, ids, now);
+  const generation = await createGeneration(ctx, found, now);
   try {
     await replaceSymlink(join(spec.dir, DATA_LINK), join(spec.dir, DATA_TMP), generation);
   } catch (error) {
-    await rm(join(spec.dir, generation), { recursive: true, force: true }).catch(() => undefined);
+    await removeTree(join(spec.dir, generation)).catch(() => undefined);
     throw error;
   }
   for (const { entry } of found) {
@@ -426,36 +362,43 @@ async function migratePlainFiles(
   return { generation, migrated: found.map((f) => join(spec.dir, f.entry.name)) };
 }
 
-async function prepare(
-  spec: FilesSpec,
-  options: WriterOptions,
-): Promise<{ entries: Entry[]; ids: Ownership; trusted: Set<number> }> {
+async function contextOf(spec: FilesSpec, options: WriterOptions, strictOwner: boolean): Promise<Context> {
   const entries = entriesOf(spec);
-  // Names first: an unknown owner must fail before anything is written.
-  const ids = await resolveOwnership(spec.owner, spec.group, options.ownership);
-  const trusted = trustedUids(ids);
-  await assertSafeTarget(spec.dir, trusted);
-  return { entries, ids, trusted };
+  // Names first: an unknown owner must fail before anything is written (a rollback or clean-up goes on).
+  const ids = await resolveOwnership(spec.owner, spec.group, options.ownership).catch((error: unknown) => {
+    if (strictOwner) throw error;
+    return {} as Ownership;
+  });
+  const owned = ids.uid !== undefined && ids.uid !== 0;
+  const primaryGid = owned ? await primaryGroupOf(spec.owner, options.ownership) : undefined;
+  const member = owned && ids.gid !== undefined && ids.gid !== primaryGid;
+  return {
+    spec,
+    entries,
+    ids,
+    dirs: directoryOwnership(spec, ids, {
+      primaryGid,
+      member: member && (await isGroupMember(spec.owner, spec.group, options.ownership)),
+    }),
+    names: new Set(entries.map((e) => e.name)),
+  };
 }
 
 /** Read-only check: is the wanted set already current, clean and correctly owned? */
-async function alreadyCurrent(
-  spec: FilesSpec,
-  entries: Entry[],
-  ids: Ownership,
-  want: Map<string, Buffer>,
-): Promise<string | undefined> {
-  if (!(await lstatOrUndefined(spec.dir))) return undefined;
+async function alreadyCurrent(ctx: Context, want: Map<string, Buffer>): Promise<string | undefined> {
+  const { spec, entries } = ctx;
   const current = await readPointer(spec.dir, DATA_LINK);
   if (!current) return undefined;
-  const previous = await readPointer(spec.dir, PREVIOUS_LINK);
-  if (previous === current || (previous && !(await isDirectory(join(spec.dir, previous))))) return undefined;
-  const keep = new Set([current, previous].filter((g): g is string => g !== undefined));
-  if ((await strays(spec.dir, keep)).length > 0) return undefined;
+  if (await needsTidying(spec.dir, ctx.dirs)) return undefined;
   const states = await readGeneration(spec.dir, current, entries);
   if (!sameContent(states, entries, want)) return undefined;
-  const drift = await collectDrift(spec, current, states, entries, ids);
+  const drift = await collectDrift(ctx, current, states);
   return drift.length === 0 ? current : undefined;
+}
+
+/** Take the set directory's lock, waiting for a live writer until the deadline. */
+function lockSet(spec: FilesSpec, options: WriterOptions): Promise<() => Promise<void>> {
+  return lockDirectory(spec.dir, { until: options.deadline ?? Date.now() + DEFAULT_LOCK_WAIT_MS });
 }
 
 /**
@@ -469,24 +412,34 @@ export async function writeCertificateSet(
   options: WriterOptions = {},
 ): Promise<WriteCertificateSetResult> {
   const now = options.now ?? (() => new Date());
-  const { entries, ids } = await prepare(spec, options);
+  const ctx = await contextOf(spec, options, true);
+  const { entries } = ctx;
   const want = new Map(entries.map((e) => [e.name, toBytes(files[e.role])]));
 
-  const unchanged = await alreadyCurrent(spec, entries, ids, want);
-  if (unchanged) return { changed: false, generation: unchanged, repaired: [], warnings: [] };
+  // Safe path, and the set directory root's (created, or taken over from an earlier layout).
+  const secured = await secureSetDirectory(spec, ctx.ids, ctx.dirs, true);
+  const repaired = [...secured.changes];
+  if (repaired.length === 0) {
+    const unchanged = await alreadyCurrent(ctx, want);
+    if (unchanged) return { changed: false, generation: unchanged, repaired: [], warnings: [] };
+  }
 
-  const repaired: string[] = [];
-  if (await ensureDirectory(spec, ids)) repaired.push(`${spec.dir}: created`);
-  const release = await lockDirectory(spec.dir);
+  const release = await lockSet(spec, options);
   try {
-    const removed = await recoverLocked(spec.dir);
-    if (removed.length > 0) repaired.push(`${spec.dir}: removed leftovers ${removed.join(' ')}`);
+    repaired.push(...(await recoverLocked(spec.dir, ctx.dirs, ctx.names)).done);
 
     const dataLink = await readPointer(spec.dir, DATA_LINK);
+    if (options.recheck && dataLink !== options.recheck.generation) {
+      // Another writer switched the set since the caller looked: is there still something to do?
+      const reading = await readCertificateSet(spec);
+      if (reading.complete && !options.recheck.stillNeeded(reading)) {
+        return { changed: false, generation: dataLink as string, repaired, warnings: [], superseded: true };
+      }
+    }
     let current = dataLink;
     if (current && !(await isDirectory(join(spec.dir, current)))) current = undefined;
     if (!current) {
-      const migration = await migratePlainFiles(spec, entries, ids, now);
+      const migration = await migratePlainFiles(ctx, now);
       if (migration) {
         current = migration.generation;
         repaired.push(`migrated plain files to generation ${current}: ${migration.migrated.join(' ')}`);
@@ -496,7 +449,7 @@ export async function writeCertificateSet(
     if (current) {
       const states = await readGeneration(spec.dir, current, entries);
       if (sameContent(states, entries, want)) {
-        const drift = await collectDrift(spec, current, states, entries, ids);
+        const drift = await collectDrift(ctx, current, states);
         for (const d of drift) await d.fix();
         if (drift.length > 0) await syncDirectory(spec.dir);
         repaired.push(...drift.map((d) => d.what));
@@ -504,45 +457,35 @@ export async function writeCertificateSet(
       }
     }
 
-    const dirDrift = modeDrift(
-      spec.dir,
-      await attempt('inspect', spec.dir, () => stat(spec.dir)),
-      spec.dirMode & 0o7777,
-      ids,
-      true,
-      true,
-    );
-    if (dirDrift) {
-      await dirDrift.fix();
-      repaired.push(dirDrift.what);
-    }
-
     const generation = await createGeneration(
-      spec,
+      ctx,
       entries.map((entry) => ({ entry, data: want.get(entry.name) as Buffer })),
-      ids,
       now,
     );
     const oldPrevious = await readPointer(spec.dir, PREVIOUS_LINK);
+    // The generation rolled back to on a failed health check: only one holding nothing but the set's own
+    // files (a directory of an earlier layout may hold what its owner planted); else it is removed.
+    const rollbackTo =
+      current && (await generationIsClean(join(spec.dir, current), ctx.names)) ? current : undefined;
     try {
       await options.verify?.(join(spec.dir, generation));
       // Links first (they resolve through ..data, so they show the old set until the swap).
       for (const d of await linkDrift(spec.dir, entries)) await d.fix();
       // ..previous before ..data: a crash in between leaves old = current = previous, never a
       // previous that was already collected.
-      if (current) {
-        await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), current);
+      if (rollbackTo) {
+        await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), rollbackTo);
       }
       await replaceSymlink(join(spec.dir, DATA_LINK), join(spec.dir, DATA_TMP), generation, {
         missing: current === undefined && dataLink === undefined,
       });
     } catch (error) {
-      if (oldPrevious && current) {
+      if (oldPrevious && rollbackTo) {
         await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), oldPrevious).catch(
           () => undefined,
         );
       }
-      await rm(join(spec.dir, generation), { recursive: true, force: true }).catch(() => undefined);
+      await removeTree(join(spec.dir, generation)).catch(() => undefined);
       throw error;
     }
 
@@ -550,11 +493,11 @@ export async function writeCertificateSet(
     const warnings: string[] = [];
     await syncDirectory(spec.dir).catch((error: unknown) => warnings.push(String((error as Error).message)));
     // Without a current set, ..previous was left alone and still names its generation.
-    const kept = current ?? oldPrevious;
+    const kept = rollbackTo ?? oldPrevious;
     const keep = new Set([generation, kept].filter((g): g is string => g !== undefined));
     for (const name of await strays(spec.dir, keep).catch(() => [] as string[])) {
       if (!isGenerationName(name)) continue;
-      await rm(join(spec.dir, name), { recursive: true, force: true }).catch((error: unknown) =>
+      await removeTree(join(spec.dir, name)).catch((error: unknown) =>
         warnings.push(`cannot remove old generation ${join(spec.dir, name)}: ${errnoOf(error) ?? error}`),
       );
     }
@@ -570,7 +513,10 @@ export async function writeCertificateSet(
  */
 export async function readCertificateSet(spec: FilesSpec): Promise<CertificateSetReading> {
   const entries = entriesOf(spec);
-  const generation = (await lstatOrUndefined(spec.dir)) ? await readPointer(spec.dir, DATA_LINK) : undefined;
+  let generation = (await lstatIfExists(spec.dir)) ? await readPointer(spec.dir, DATA_LINK) : undefined;
+  // Only a real directory is read through (a generation swapped for a symlink before the directory was
+  // root's would lead anywhere): the files then count as foreign.
+  if (generation && !(await isDirectory(join(spec.dir, generation)))) generation = undefined;
   const files: Partial<Record<CertificateFileRole, string>> = {};
   const problems: CertificateSetProblem[] = [];
   let plain = 0;
@@ -596,7 +542,9 @@ export async function readCertificateSet(spec: FilesSpec): Promise<CertificateSe
       plain++;
       source = path;
     }
-    const state = await readNoFollow(source);
+    // A second hard link (the owner may link its own key elsewhere) does not make the content wrong for
+    // readers; the writer itself never reuses such a file (readNoFollow), it writes a fresh generation.
+    const state = await readRegularFile(source, MAX_SET_FILE_BYTES, { allowLinks: true });
     if (state.data) files[e.role] = state.data.toString('utf8');
     else {
       problems.push({
@@ -620,16 +568,16 @@ export async function rollbackCertificateSet(
   spec: FilesSpec,
   options: WriterOptions = {},
 ): Promise<RollbackResult> {
-  const { entries } = await prepareForExisting(spec, options);
-  if (!(await lstatOrUndefined(spec.dir)))
-    return { rolledBack: false, generation: undefined, previous: undefined };
-  const release = await lockDirectory(spec.dir);
+  const ctx = await contextOf(spec, options, false);
+  const secured = await secureSetDirectory(spec, ctx.ids, ctx.dirs, false);
+  if (!secured.exists) return { rolledBack: false, generation: undefined, previous: undefined };
+  const release = await lockSet(spec, options);
   try {
-    await recoverLocked(spec.dir);
+    await recoverLocked(spec.dir, ctx.dirs, ctx.names);
     const current = await readPointer(spec.dir, DATA_LINK);
     const previous = await readPointer(spec.dir, PREVIOUS_LINK);
     if (!previous || !current) return { rolledBack: false, generation: current, previous };
-    for (const d of await linkDrift(spec.dir, entries)) await d.fix();
+    for (const d of await linkDrift(spec.dir, ctx.entries)) await d.fix();
     // ..data first: a crash before ..previous is updated still leaves the rollback done.
     await replaceSymlink(join(spec.dir, DATA_LINK), join(spec.dir, DATA_TMP), previous);
     await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), current);
@@ -641,26 +589,41 @@ export async function rollbackCertificateSet(
 }
 
 /**
- * Remove what a killed writer left behind (`..data_tmp`, half-written generations, stale locks).
- * `writeCertificateSet` does this itself before every switch; exported for start-up and tests.
+ * Remove what a killed writer left behind (`..data_tmp`, half-written generations, stale locks) and make
+ * the set directory and its generations root's (the layout of earlier versions). `writeCertificateSet`
+ * does this itself before every switch; exported for start-up and tests. Returns the names it removed.
  */
 export async function recoverCertificateDir(spec: FilesSpec, options: WriterOptions = {}): Promise<string[]> {
-  await prepareForExisting(spec, options);
-  if (!(await lstatOrUndefined(spec.dir))) return [];
-  const release = await lockDirectory(spec.dir);
+  const ctx = await contextOf(spec, options, false);
+  const secured = await secureSetDirectory(spec, ctx.ids, ctx.dirs, false);
+  if (!secured.exists) return [];
+  const release = await lockSet(spec, options);
   try {
-    return await recoverLocked(spec.dir);
+    return (await recoverLocked(spec.dir, ctx.dirs, ctx.names)).removed;
   } finally {
     await release();
   }
 }
 
-/** Like prepare(), but an owner that no longer resolves must not block a rollback or clean-up. */
-async function prepareForExisting(spec: FilesSpec, options: WriterOptions): Promise<{ entries: Entry[] }> {
-  const entries = entriesOf(spec);
-  const ids = await resolveOwnership(spec.owner, spec.group, options.ownership).catch(
-    () => ({}) as Ownership,
-  );
-  await assertSafeTarget(spec.dir, trustedUids(ids));
-  return { entries };
+/**
+ * The same for a set that is not being written in this pass (up to date): only when there is something to
+ * do, and never waiting for a writer that holds the lock (that writer cleans up itself). For every pass.
+ */
+export async function tidyCertificateDir(spec: FilesSpec, options: WriterOptions = {}): Promise<string[]> {
+  const ctx = await contextOf(spec, options, false);
+  const secured = await secureSetDirectory(spec, ctx.ids, ctx.dirs, false);
+  if (!secured.exists) return [];
+  if (secured.changes.length === 0 && !(await needsTidying(spec.dir, ctx.dirs))) return [];
+  let release: () => Promise<void>;
+  try {
+    release = await lockDirectory(spec.dir);
+  } catch (error) {
+    if (AgentError.is(error) && error.retryable) return secured.changes;
+    throw error;
+  }
+  try {
+    return [...secured.changes, ...(await recoverLocked(spec.dir, ctx.dirs, ctx.names)).done];
+  } finally {
+    await release();
+  }
 }

@@ -9,10 +9,12 @@
  * Everything the writer owns starts with "..", which no configured file name may use.
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { WriteError } from '../errors.js';
 import { attempt, errnoOf } from './fs-ops.js';
-import { link, readFile, removeFile, writeFile } from './local-fs.js';
+import { link, open, readFile, removeFile } from './local-fs.js';
+import { readRegularFile, removeTree } from './root-owned.js';
 
 export const DATA_LINK = '..data';
 export const DATA_TMP = '..data_tmp';
@@ -75,11 +77,20 @@ export interface LockHolder {
   bootId?: string;
 }
 
-/** The holder named in a lock file; undefined when the file is not there (or cannot be read). */
+/** Longest lock file the agent reads: `<pid> <boot id>` is under 50 bytes. */
+const LOCK_FILE_MAX = 256;
+
+/**
+ * The holder named in a lock file; undefined when the file is not there. Anything else in its place (a
+ * FIFO, a symlink, a directory, a huge file: never read, never waited on) names no live holder, so it is
+ * taken over like a stale lock.
+ */
 export async function readLockHolder(path: string): Promise<LockHolder | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const [pid, boot] = text.trim().split(/\s+/);
+  // A lock has two names while it is being published (link(2) from `..lock.<pid>`).
+  const read = await readRegularFile(path, LOCK_FILE_MAX, { allowLinks: true });
+  if (read.errno === 'ENOENT') return undefined;
+  if (!read.data) return { pid: Number.NaN };
+  const [pid, boot] = read.data.toString('utf8').trim().split(/\s+/);
   return { pid: Number(pid), bootId: boot || undefined };
 }
 
@@ -119,7 +130,12 @@ const busy = (dir: string, path: string, pid: number) =>
  * A takeover section whose holder died (it lasts microseconds) is removed without a section of its own: two
  * writers would have to find the same dead one at the same moment, after a crash inside that section.
  */
-async function takeOverStaleLock(dir: string, tmp: string, lockPath: string): Promise<void> {
+async function takeOverStaleLock(
+  dir: string,
+  tmp: string,
+  lockPath: string,
+  until: number | undefined,
+): Promise<void> {
   const sectionPath = join(dir, TAKEOVER_FILE);
   for (let round = 0; ; round++) {
     try {
@@ -131,26 +147,53 @@ async function takeOverStaleLock(dir: string, tmp: string, lockPath: string): Pr
     const holder = await readLockHolder(sectionPath);
     if (holder === undefined) continue;
     if (!(await isHolderAlive(holder))) {
-      await removeFile(sectionPath);
+      await removeTree(sectionPath);
       continue;
     }
-    if (round >= TAKEOVER_ROUNDS) throw busy(dir, sectionPath, holder.pid);
-    await new Promise((resolve) => setTimeout(resolve, TAKEOVER_WAIT_MS));
+    // The section lasts microseconds, but its holder may not be scheduled for a while on a busy machine.
+    if (round >= TAKEOVER_ROUNDS && (until === undefined || Date.now() >= until))
+      throw busy(dir, sectionPath, holder.pid);
+    await sleep(TAKEOVER_WAIT_MS);
   }
   try {
     const holder = await readLockHolder(lockPath);
-    if (holder !== undefined && !(await isHolderAlive(holder))) await removeFile(lockPath);
+    if (holder !== undefined && !(await isHolderAlive(holder))) await removeTree(lockPath);
   } finally {
     await removeFile(sectionPath);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polling interval while a live writer holds the lock: from 20 ms up to 500 ms, with jitter. */
+const waitMs = (round: number) => Math.min(500, 20 * 2 ** Math.min(round, 5)) * (0.5 + Math.random() / 2);
+
+export interface LockOptions {
+  /**
+   * Wait for a live holder until this time (epoch ms), e.g. the run's `--timeout` deadline; then (or at once
+   * without it) fail with a retryable "is being written by process N".
+   */
+  until?: number;
+}
+
+/** Create our `..lock.<pid>` exclusively, never through a name someone else put there. */
+async function writeOwnLockFile(tmp: string, content: string): Promise<void> {
+  await removeFile(tmp);
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const fh = await open(tmp, flags, 0o600);
+  try {
+    await fh.writeFile(content);
+  } finally {
+    await fh.close();
   }
 }
 
 /**
  * Exclusive lock on a set directory across processes: `..lock` holds the holder's pid and boot id, published
  * with link(2) so it never exists empty. A lock whose holder is dead (SIGKILL, crash, power loss) is taken
- * over, one writer at a time (takeOverStaleLock).
+ * over, one writer at a time (takeOverStaleLock). A live holder is waited for until `options.until`.
  */
-export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
+export async function lockDirectory(dir: string, options: LockOptions = {}): Promise<() => Promise<void>> {
   const previous = inProcess.get(dir) ?? Promise.resolve();
   let releaseInProcess: () => void = () => undefined;
   const mine = new Promise<void>((resolve) => {
@@ -165,19 +208,24 @@ export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
   try {
     await attempt('lock', lockPath, async () => {
       const boot = await bootId();
-      await writeFile(tmp, `${process.pid}${boot ? ` ${boot}` : ''}\n`, { mode: 0o600, flag: 'w' });
+      await writeOwnLockFile(tmp, `${process.pid}${boot ? ` ${boot}` : ''}\n`);
       try {
-        for (let round = 0; ; round++) {
+        for (let waited = 0; ; ) {
           try {
             await link(tmp, lockPath);
             return;
           } catch (error) {
-            if (errnoOf(error) !== 'EEXIST' || round >= 3) throw error;
+            if (errnoOf(error) !== 'EEXIST') throw error;
           }
           const holder = await readLockHolder(lockPath);
           if (holder === undefined) continue; // released in the meantime
-          if (await isHolderAlive(holder)) throw busy(dir, lockPath, holder.pid);
-          await takeOverStaleLock(dir, tmp, lockPath);
+          if (await isHolderAlive(holder)) {
+            const left = (options.until ?? 0) - Date.now();
+            if (left <= 0) throw busy(dir, lockPath, holder.pid);
+            await sleep(Math.min(left, waitMs(waited++)));
+            continue;
+          }
+          await takeOverStaleLock(dir, tmp, lockPath, options.until);
         }
       } finally {
         await removeFile(tmp);

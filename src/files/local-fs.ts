@@ -23,8 +23,10 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  readSync,
   realpathSync,
   renameSync,
+  rmdirSync,
   rmSync,
   type Stats,
   statSync,
@@ -38,6 +40,8 @@ export interface LocalFile {
   readonly fd: number;
   stat(): Promise<Stats>;
   readFile(): Promise<Buffer>;
+  /** At most `max` bytes from the start (fewer at the end of the file). */
+  readUpTo(max: number): Promise<Buffer>;
   writeFile(data: Uint8Array | string): Promise<void>;
   chown(uid: number, gid: number): Promise<void>;
   chmod(mode: number): Promise<void>;
@@ -66,6 +70,17 @@ export function open(path: string, flags: number | string, mode?: number): Promi
       fd,
       stat: () => later(() => fstatSync(fd)),
       readFile: () => later(() => readFileSync(fd)),
+      readUpTo: (max) =>
+        later(() => {
+          const buffer = Buffer.alloc(max);
+          let filled = 0;
+          while (filled < max) {
+            const n = readSync(fd, buffer, filled, max - filled, filled);
+            if (n === 0) break;
+            filled += n;
+          }
+          return buffer.subarray(0, filled);
+        }),
       writeFile: (data) => later(() => writeFileSync(fd, data)),
       chown: (uid, gid) => later(() => fchownSync(fd, uid, gid)),
       chmod: (mode) => later(() => fchmodSync(fd, mode)),
@@ -90,6 +105,7 @@ export const readdir = (path: string): Promise<string[]> => later(() => readdirS
 export const readlink = (path: string): Promise<string> => later(() => readlinkSync(path));
 export const realpath = (path: string): Promise<string> => later(() => realpathSync(path));
 export const rm = (path: string, options?: RmOptions): Promise<void> => later(() => rmSync(path, options));
+export const rmdir = (path: string): Promise<void> => later(() => rmdirSync(path));
 export const rename = (from: string, to: string): Promise<void> => later(() => renameSync(from, to));
 export const symlink = (target: string, path: string): Promise<void> =>
   later(() => symlinkSync(target, path));

@@ -14,6 +14,22 @@ export interface Ownership {
   gid?: number;
 }
 
+/**
+ * The primary group (passwd's 4th field) of an owner given by name; undefined for a number or a name
+ * nowhere to be found. The set directory's group when no group is configured.
+ */
+export async function primaryGroupOf(
+  owner: string | undefined,
+  sources: OwnershipSources = {},
+): Promise<number | undefined> {
+  if (owner === undefined || owner === '' || /^\d+$/.test(owner)) return undefined;
+  const text = await readFile(sources.passwdPath ?? '/etc/passwd', 'utf8').catch(() => '');
+  const local = parseIdFile(text, 3).get(owner);
+  if (local !== undefined) return local;
+  const line = await (sources.getent ?? runGetent)('passwd', owner);
+  return line ? parseIdFile(line, 3).get(owner) : undefined;
+}
+
 export interface OwnershipSources {
   passwdPath?: string;
   groupPath?: string;
@@ -90,4 +106,23 @@ export async function resolveOwnership(
   if (group !== undefined && group !== '')
     result.gid = await lookup('group', group, sources.groupPath ?? '/etc/group', getent);
   return result;
+}
+
+/** Whether `owner` (a name) is a listed member of `group` (a name): /etc/group, then getent. */
+export async function isGroupMember(
+  owner: string | undefined,
+  group: string | undefined,
+  sources: OwnershipSources = {},
+): Promise<boolean> {
+  if (!owner || !group || /^\d+$/.test(owner)) return false;
+  const membersOf = (line: string | undefined) =>
+    (line ?? '')
+      .split('\n')
+      .map((l) => l.split(':'))
+      .find((f) => f[0] === group)?.[3]
+      ?.split(',')
+      .map((m) => m.trim()) ?? [];
+  const text = await readFile(sources.groupPath ?? '/etc/group', 'utf8').catch(() => '');
+  if (membersOf(text).includes(owner)) return true;
+  return membersOf(await (sources.getent ?? runGetent)('group', group)).includes(owner);
 }

@@ -1,15 +1,22 @@
 /**
- * Refuses directories where someone other than root, the agent or the set's owner could swap
- * files under us: a world-writable parent without the sticky bit, a symlink on the way that an
- * untrusted user owns, or a path that resolves (realpath) into directories such a user controls.
+ * Which set directories the root agent may write into. The rule (issue 13): nobody but root may be able to
+ * change what the path `files.dir` names. Every directory on the way (literal and through symlinks) must be
+ * owned by root (or the agent's own user) and writable by nobody else, unless it has the sticky bit (like
+ * /tmp, where others cannot rename or remove what root owns); every symlink on the way must be owned by root.
+ * Then no other user can swap a component between this check and any later use of the path: the check
+ * establishes something only root can undo. The set directory itself may also still belong to the set's
+ * configured owner (the layout of earlier versions): the writer then takes it over (root-owned.ts).
  */
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { WriteError } from '../errors.js';
 import { attempt } from './fs-ops.js';
-import { lstat, lstatIfExists, realpath, stat } from './local-fs.js';
+import { lstatIfExists, readlink } from './local-fs.js';
 
 const STICKY = 0o1000;
 const WORLD_WRITE = 0o002;
+const GROUP_WRITE = 0o020;
+/** Symlinks followed on the way, at most (the kernel's own limit is 40). */
+const MAX_LINKS = 40;
 
 function unsafe(path: string, why: string): WriteError {
   return new WriteError('unsafe-target', `refusing to write certificates under ${path}: ${why}`, {
@@ -17,65 +24,92 @@ function unsafe(path: string, why: string): WriteError {
   });
 }
 
-/** "/", "/a", "/a/b" for "/a/b". */
-function prefixes(path: string): string[] {
-  const out: string[] = [sep];
-  let current = '';
-  for (const part of path.split(sep).filter(Boolean)) {
-    current = `${current}${sep}${part}`;
-    out.push(current);
-  }
-  return out;
+export interface SafeTarget {
+  /** The directory the path resolves to (every symlink followed), when it exists. */
+  real: string | undefined;
+  /** Owner of the set directory when it exists. */
+  uid: number | undefined;
 }
 
 /**
- * Check `dir` (existing or not) before anything is created in it.
- * `trusted` = uids allowed to own symlinks and directories on the way (root, the agent, files.owner).
+ * Check `dir` (existing or not) before anything is created in it, and again once it exists.
+ * `trusted` = uids that may own directories and symlinks on the way (root, the agent). `setOwner` may
+ * also own the set directory itself (to be taken over).
  */
-export async function assertSafeTarget(dir: string, trusted: ReadonlySet<number>): Promise<void> {
+export async function assertSafeTarget(
+  dir: string,
+  trusted: ReadonlySet<number>,
+  setOwner?: number,
+): Promise<SafeTarget> {
   if (!isAbsolute(dir) || normalize(dir) !== dir || (dir.endsWith(sep) && dir !== sep) || dir === sep) {
     throw unsafe(dir, 'files.dir must be an absolute, normalised path below /');
   }
   const owners = () => [...trusted].sort((a, b) => a - b).join(', ');
+  // Components still to walk; `link` marks those that came from a symlink's target.
+  const pending = dir
+    .split(sep)
+    .filter(Boolean)
+    .map((part) => ({ part, link: false }));
+  let resolved: string = sep;
+  let followed = false;
+  let links = 0;
+  const where = (p: string) => (followed ? `${p} (resolved from ${dir})` : p);
 
-  // 1. Along the literal path: a symlink is only followed when a trusted user owns it.
-  let deepestExisting: string = sep;
-  for (const p of prefixes(dir)) {
+  const checkAncestor = async (p: string): Promise<void> => {
     const st = await attempt('inspect', p, () => lstatIfExists(p));
-    if (!st) break;
-    if (st.isSymbolicLink()) {
-      if (!trusted.has(st.uid))
-        throw unsafe(dir, `${p} is a symlink owned by uid ${st.uid} (trusted: ${owners()})`);
-      const target = await attempt('inspect', p, () => stat(p).catch(() => undefined));
-      if (!target) throw unsafe(dir, `${p} is a dangling symlink`);
-      if (!target.isDirectory()) throw unsafe(dir, `${p} does not lead to a directory`);
-    } else if (!st.isDirectory()) {
-      throw unsafe(dir, `${p} is not a directory`);
+    if (!st) throw unsafe(dir, `${where(p)} vanished`);
+    if (!trusted.has(st.uid))
+      throw unsafe(dir, `${where(p)} is owned by uid ${st.uid} (trusted: ${owners()})`);
+    if (st.mode & (WORLD_WRITE | GROUP_WRITE) && !(st.mode & STICKY)) {
+      const who = st.mode & WORLD_WRITE ? 'world-writable' : `writable by group ${st.gid}`;
+      throw unsafe(dir, `${where(p)} is ${who} without the sticky bit`);
     }
-    deepestExisting = p;
-  }
+  };
+  await checkAncestor(sep);
 
-  // 2. Along the resolved path (realpath): every directory that decides what `dir` is must be
-  // owned by a trusted user, and must not be world-writable unless sticky (like /tmp).
-  const real = await attempt('resolve', deepestExisting, () => realpath(deepestExisting));
-  const existsItself = deepestExisting === dir;
-  for (const p of prefixes(real)) {
-    const st = await attempt('inspect', p, () => lstat(p));
-    const isTarget = existsItself && p === real;
-    const where = real === deepestExisting ? p : `${p} (resolved from ${dir})`;
-    if (isTarget) {
-      if (st.mode & WORLD_WRITE) throw unsafe(dir, `${where} is world-writable`);
-      if (!trusted.has(st.uid))
-        throw unsafe(dir, `${where} is owned by uid ${st.uid} (trusted: ${owners()})`);
+  while (pending.length > 0) {
+    const { part, link } = pending.shift() as { part: string; link: boolean };
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved = join(resolved, '..');
       continue;
     }
-    if (st.mode & WORLD_WRITE && !(st.mode & STICKY)) {
-      throw unsafe(dir, `${where} is world-writable without the sticky bit`);
+    const next = join(resolved, part);
+    const st = await attempt('inspect', next, () => lstatIfExists(next));
+    if (!st) {
+      // Missing: the rest is created below `resolved` (checked). A symlink leading nowhere is refused.
+      if (link || pending.some((p) => p.link)) throw unsafe(dir, `${where(next)} is a dangling symlink`);
+      return { real: undefined, uid: undefined };
     }
-    if (!trusted.has(st.uid)) {
-      throw unsafe(dir, `${where} is owned by uid ${st.uid} (trusted: ${owners()})`);
+    if (st.isSymbolicLink()) {
+      const display = followed ? where(next) : next;
+      if (!trusted.has(st.uid))
+        throw unsafe(dir, `${display} is a symlink owned by uid ${st.uid} (trusted: ${owners()})`);
+      if (++links > MAX_LINKS) throw unsafe(dir, `too many symlinks on the way (${display})`);
+      const target = await attempt('read link', next, () => readlink(next));
+      if (isAbsolute(target)) resolved = sep;
+      pending.unshift(
+        ...target
+          .split(sep)
+          .filter(Boolean)
+          .map((p) => ({ part: p, link: true })),
+      );
+      followed = true;
+      continue;
     }
+    if (!st.isDirectory()) throw unsafe(dir, `${where(next)} is not a directory`);
+    if (pending.length === 0) {
+      // The set directory itself.
+      if (st.mode & WORLD_WRITE) throw unsafe(dir, `${where(next)} is world-writable`);
+      if (!trusted.has(st.uid) && st.uid !== setOwner)
+        throw unsafe(dir, `${where(next)} is owned by uid ${st.uid} (trusted: ${owners()})`);
+      return { real: next, uid: st.uid };
+    }
+    await checkAncestor(next);
+    resolved = next;
   }
+  /* c8 ignore next */
+  throw unsafe(dir, 'the path resolves to /');
 }
 
 /** join() that refuses names able to leave the directory (config should already have said no). */

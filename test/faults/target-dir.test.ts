@@ -5,7 +5,19 @@
  * directory such a user owns) is refused with exit 6 ("unsafe-target") and nothing is written through it.
  * A symlink made by root itself is an administrator's choice and is followed (files/safety.ts).
  */
-import { lchownSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningAgent, startAgent, waitFor } from '../support/agent.js';
@@ -14,11 +26,14 @@ import {
   checkSet,
   escapeRegExp,
   type FaultNode,
+  REISSUE_CERTS,
+  REISSUED_SAN,
   type SetSnapshot,
   snapshotSets,
   startFaultVault,
 } from '../support/fault-node.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
+import { attacker, runAsAttacker } from '../support/second-user.js';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -138,5 +153,45 @@ describe('fault matrix: target directory removed or replaced', () => {
     const result = await a.stop('SIGTERM');
     agent = undefined;
     expect(result.code, result.stderr).toBe(0);
+  });
+
+  it("owned by the set owner (earlier layout) who planted a FIFO at ..lock: run is not frozen, re-issues, stops on SIGTERM; the directory becomes root's", async (ctx) => {
+    const who = attacker();
+    if (!who) return ctx.skip('needs root to create the second user and give it the set directory');
+    const dir = node.dir('etcd-peer');
+    node.writeConfig({ address: vault.address, certs: REISSUE_CERTS });
+    const config = readFileSync(node.configFile, 'utf8');
+    writeFileSync(
+      node.configFile,
+      config.replace(
+        `files: { dir: ${dir} }`,
+        `files: { dir: ${dir}, owner: ${who.name}, group: ${who.name} }`,
+      ),
+    );
+    // What earlier versions left: the set directory and its generations the owner's.
+    chmodSync(node.work, 0o755);
+    chmodSync(join(node.work, 'pki'), 0o755);
+    for (const name of ['.', ...readdirSync(dir).filter((n) => n.startsWith('..2'))]) {
+      chownSync(join(dir, name), who.uid, who.gid);
+    }
+    runAsAttacker(
+      who,
+      `require('child_process').execFileSync('mkfifo', [path.join(args[0], '..lock')]);`,
+      dir,
+    );
+    const a = startRun();
+    await waitFor(
+      () => checkSet(dir).sans.includes(REISSUED_SAN),
+      20_000,
+      'etcd-peer re-issued past the FIFO',
+    );
+    const stopping = Date.now();
+    const result = await a.stop('SIGTERM');
+    agent = undefined;
+    expect(result.code, result.stderr).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    expect(checkSet(dir).complete).toBe(true);
+    expect(lstatSync(dir)).toMatchObject({ uid: 0, gid: who.gid });
+    expect(lstatSync(join(dir, '..lock'), { throwIfNoEntry: false })).toBeUndefined();
   });
 });

@@ -3,8 +3,16 @@
  * over by exactly one writer even when several find it at once, and a lock left by a writer of an earlier
  * boot is stale whatever process has its pid now.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -66,5 +74,41 @@ describe('set directory lock', () => {
       await expect(lockDirectory(dir)).rejects.toThrow(`is being written by process ${process.ppid}`);
       expect(readFileSync(join(dir, '..lock'), 'utf8')).toBe(content);
     }
+  });
+
+  it('waits for a live holder until the deadline: takes the lock once released, or fails at the deadline', async () => {
+    const dir = scratch();
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    writeFileSync(join(dir, '..lock'), `${process.ppid} ${boot}\n`);
+    setTimeout(() => rmSync(join(dir, '..lock')), 300);
+    const started = Date.now();
+    const release = await lockDirectory(dir, { until: Date.now() + 10_000 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(readFileSync(join(dir, '..lock'), 'utf8')).toContain(`${process.pid} `);
+    await release();
+
+    writeFileSync(join(dir, '..lock'), `${process.ppid} ${boot}\n`);
+    const again = Date.now();
+    await expect(lockDirectory(dir, { until: Date.now() + 600 })).rejects.toThrow(
+      `is being written by process ${process.ppid}`,
+    );
+    expect(Date.now() - again).toBeGreaterThanOrEqual(550);
+  });
+
+  it('a FIFO, a directory or a symlink at ..lock is no lock: taken over at once, never read', async () => {
+    const dir = scratch();
+    const outside = join(scratch(), 'outside');
+    writeFileSync(outside, `${process.ppid}\n`); // names a live process: followed, it would block the lock
+    for (const plant of [
+      () => execFileSync('mkfifo', [join(dir, '..lock')]),
+      () => mkdirSync(join(dir, '..lock', 'sub'), { recursive: true }),
+      () => symlinkSync(outside, join(dir, '..lock')),
+    ]) {
+      plant();
+      const release = await lockDirectory(dir);
+      expect(readFileSync(join(dir, '..lock'), 'utf8')).toContain(`${process.pid} `);
+      await release();
+    }
+    expect(readFileSync(outside, 'utf8')).toBe(`${process.ppid}\n`);
   });
 });

@@ -106,6 +106,8 @@ describe('owner and group applied to a set (real user and group)', () => {
       '--system',
       '--no-create-home',
       '--no-user-group',
+      '--groups',
+      group,
       '--shell',
       '/usr/sbin/nologin',
       user,
@@ -121,7 +123,7 @@ describe('owner and group applied to a set (real user and group)', () => {
     }
   });
 
-  it('chowns the directory, the generation directories and every file', async (ctx) => {
+  it('chowns every file; the directory and the generation directories are root:<group> (only root writes them)', async (ctx) => {
     if (!isRoot) ctx.skip('needs root to create a real user and group (useradd/groupadd) and to chown');
     const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
     const gid = Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
@@ -132,7 +134,8 @@ describe('owner and group applied to a set (real user and group)', () => {
     const first = await writeCertificateSet(spec, asFiles(A));
     const second = await writeCertificateSet(spec, asFiles(B));
     for (const path of [dir, join(dir, first.generation), join(dir, second.generation)]) {
-      expect(statSync(path)).toMatchObject({ uid, gid });
+      // Issue 13: the directories were the owner's, who could then plant names the root agent wrote through.
+      expect(statSync(path)).toMatchObject({ uid: 0, gid });
       expect(statSync(path).mode & 0o7777).toBe(0o750);
     }
     for (const name of ['cert.pem', 'key.pem', 'ca.pem', 'fullchain.pem']) {
@@ -159,12 +162,11 @@ describe('owner and group applied to a set (real user and group)', () => {
     expect(regrouped.repaired.join('\n')).toContain(`owner ${uid}:${gid} -> ${uid}:0`);
     expect(statSync(join(dir, 'key.pem'))).toMatchObject({ uid, gid: 0 });
 
-    // Owner changed in the config: the directory still belongs to the old owner, who is no longer
-    // trusted to hold the set, so the writer refuses until an operator hands the directory over.
-    const refused = await writeCertificateSet({ ...spec, owner: 'root' }, asFiles(B)).catch(
-      (e: unknown) => e,
-    );
-    expect((refused as Error).message).toContain(`${dir} is owned by uid ${uid}`);
+    // Owner changed in the config: the directory is root's, so the new owner is applied in place (before
+    // issue 13 the directory was the old owner's and the writer refused until an operator handed it over).
+    const rehomed = await writeCertificateSet({ ...spec, owner: 'root' }, asFiles(B));
+    expect(rehomed.changed).toBe(false);
+    expect(statSync(join(dir, 'key.pem'))).toMatchObject({ uid: 0 });
     expect((await readCertificateSet(spec)).complete).toBe(true);
   });
 });

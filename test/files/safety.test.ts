@@ -151,4 +151,32 @@ describe('unsafe targets', () => {
     const result = await writeCertificateSet(specFor(dir, { owner: String(NOBODY) }), asFiles(A));
     expect(result.changed).toBe(true);
   });
+
+  it('refuses a root-owned symlink that lives in a directory another user owns (they could swap it)', async (ctx) => {
+    if (!isRoot) ctx.skip('needs root to chown a directory to another user');
+    const theirs = join(base, 'their-dir');
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, NOBODY, NOBODY);
+    const real = join(base, 'real-pki');
+    mkdirSync(real, { mode: 0o750 });
+    const link = join(theirs, 'certs');
+    symlinkSync(real, link); // made by root, but in a directory the other user can change at will
+    const error = await refusal(writeCertificateSet(specFor(link), asFiles(A)));
+    expect(error.code).toBe('unsafe-target');
+    expect(error.message).toContain(`${theirs} is owned by uid ${NOBODY}`);
+    expect(existsSync(join(real, '..data'))).toBe(false);
+  });
+
+  it('refuses a group-writable directory on the way (no sticky bit), naming it and the group', async (ctx) => {
+    if (!isRoot) ctx.skip('needs root to hand a directory to another group');
+    const shared = join(base, 'group-shared');
+    mkdirSync(shared);
+    chownSync(shared, 0, NOBODY);
+    chmodSync(shared, 0o775);
+    const dir = join(shared, 'set');
+    const error = await refusal(writeCertificateSet(specFor(dir), asFiles(A)));
+    expect(error.code).toBe('unsafe-target');
+    expect(error.message).toContain(`${shared} is writable by group ${NOBODY} without the sticky bit`);
+    expect(existsSync(dir)).toBe(false);
+  });
 });
