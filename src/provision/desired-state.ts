@@ -373,7 +373,11 @@ export function computeDesiredState(settings: ProvisionSettings, vaultAddress: s
       const p = PRESETS[preset];
       const mount = settings.mounts[p.ca];
       // revoke-with-key (decommission): a node revokes what it holds the key of, never another node's certificate.
-      for (const path of [`${mount}/sign/${p.role}`, `${mount}/issue/${p.role}`, `${mount}/revoke-with-key`]) {
+      for (const path of [
+        `${mount}/sign/${p.role}`,
+        `${mount}/issue/${p.role}`,
+        `${mount}/revoke-with-key`,
+      ]) {
         if (!grants.includes(path)) grants.push(path);
       }
     }
