@@ -6,7 +6,8 @@
  *    alternating runs, medians and ratio.
  * 3. bench/peers.ts: vault-pki-agent, curl+jq and OpenBao Agent side by side (wall, CPU, RSS, Vault requests);
  * 4. bench/storm.ts: fleet boot storm of STORM_AGENTS (300) agents, without and with a rate-limit quota;
- * 5. bench/fleet.ts: Vault CPU and storage per 1,000 renewals on a three-node Raft cluster, stored vs unstored.
+ * 5. bench/failover-storm.ts: FAILOVER_AGENTS (300) agents against a three-node cluster whose active node is killed;
+ * 6. bench/fleet.ts: Vault CPU and storage per 1,000 renewals on a three-node Raft cluster, stored vs unstored.
  * Environment: BENCH_RUNS (default 21), STORM_AGENTS (300), STORM_RATE (50 requests/s); BENCH_QUICK=1 stops after 2.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import { createCsr } from '../src/pki/csr.js';
 import { generateKey } from '../src/pki/keys.js';
 import { REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
 import { createToken, provisionTestPki, writePolicy } from '../test/support/vault-pki.js';
+import { runFailoverBench } from './failover-storm.js';
 import { printFleetResults, runFleetBench } from './fleet.js';
 import { runPeerBench } from './peers.js';
 // @ts-expect-error plain ESM helper without types
@@ -148,6 +150,7 @@ certificates:
 if (!process.env.BENCH_QUICK) {
   console.log(await runPeerBench(runs));
   console.log(await runStormBench());
+  console.log(await runFailoverBench());
   const keepAlive = setInterval(() => {}, 1000);
   printFleetResults(await runFleetBench());
   clearInterval(keepAlive);

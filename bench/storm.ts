@@ -120,12 +120,12 @@ export interface StormOptions {
   progress?: (line: string) => void;
 }
 
-const percentile = (sorted: number[], p: number) =>
+export const percentile = (sorted: number[], p: number) =>
   sorted.length === 0
     ? Number.NaN
     : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number);
 
-function parseDurationMs(text: string): number {
+export function parseDurationMs(text: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(text);
   if (!m) throw new Error(`bad duration ${text}`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
@@ -198,7 +198,7 @@ async function removeQuota(vault: TestVault): Promise<void> {
   throw new Error('cannot remove the storm quota: still rate limited');
 }
 
-interface Child {
+export interface Child {
   index: number;
   pid: number;
   ready: Promise<void>;
@@ -206,7 +206,7 @@ interface Child {
   kill(signal: NodeJS.Signals): void;
 }
 
-function spawnHeld(index: number, args: string[]): Child {
+export function spawnHeld(index: number, args: string[]): Child {
   const child = spawn(process.execPath, [CHILD, AGENT_BIN, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     stdio: ['ignore', 'pipe', 'pipe'],

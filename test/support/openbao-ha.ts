@@ -27,6 +27,7 @@ export interface HaNode {
 
 export interface HaApiOptions {
   token?: string;
+  wrapTtl?: string;
   allowError?: boolean;
   /** Default: the current active node. */
   node?: HaNode;
@@ -92,6 +93,7 @@ function httpsJson(
   path: string,
   body: unknown,
   token: string | undefined,
+  wrapTtl?: string,
 ): Promise<ApiResult> {
   return new Promise((resolve, reject) => {
     const url = new URL(`${address}/v1/${path}`);
@@ -104,6 +106,7 @@ function httpsJson(
         timeout: 10_000,
         headers: {
           ...(token ? { 'X-Vault-Token': token } : {}),
+          ...(wrapTtl ? { 'X-Vault-Wrap-TTL': wrapTtl } : {}),
           ...(payload ? { 'Content-Type': 'application/json' } : {}),
         },
       },
@@ -294,7 +297,15 @@ export async function startOpenBaoCluster(options: { name?: string } = {}): Prom
       active,
       api: async (method, path, body, opts = {}) => {
         const node = opts.node ?? (await active());
-        const r = await httpsJson(ca, node.address, method, path, body, opts.token ?? rootToken);
+        const r = await httpsJson(
+          ca,
+          node.address,
+          method,
+          path,
+          body,
+          opts.token ?? rootToken,
+          opts.wrapTtl,
+        );
         if (!opts.allowError && r.status >= 300) {
           throw new Error(
             `${method} ${path} at ${node.id} -> ${r.status}: ${JSON.stringify(r.body.errors ?? r.body)}`,

@@ -74,7 +74,7 @@ export const TEST_ROLES: Record<'etcd' | 'k8s' | 'frontProxy', Record<string, Re
 };
 
 export async function provisionTestPki(
-  vault: TestVault,
+  vault: Pick<TestVault, 'api'>,
   cluster: string,
   opts: { maxTtl?: string; keyType?: 'any' | 'ec' | 'rsa' } = {},
 ): Promise<TestPki> {
@@ -114,7 +114,11 @@ export async function provisionTestPki(
 }
 
 /** An ACL policy allowing sign+issue on the given `<mount>/<role>` pairs. */
-export async function writePolicy(vault: TestVault, name: string, roles: string[]): Promise<void> {
+export async function writePolicy(
+  vault: Pick<TestVault, 'api'>,
+  name: string,
+  roles: string[],
+): Promise<void> {
   const hcl = roles
     .flatMap((mr) => {
       const i = mr.lastIndexOf('/');
@@ -141,7 +145,7 @@ export interface TokenOptions {
   wrapTtl?: string;
 }
 
-export async function createToken(vault: TestVault, opts: TokenOptions = {}): Promise<string> {
+export async function createToken(vault: Pick<TestVault, 'api'>, opts: TokenOptions = {}): Promise<string> {
   const body: Record<string, unknown> = { policies: opts.policies ?? ['default'] };
   if (opts.ttl) body.ttl = opts.ttl;
   if (opts.period) body.period = opts.period;
