@@ -52,6 +52,8 @@ export interface FailoverStormReport {
   /** Agents that had finished before the kill (the rest met it mid-bootstrap). */
   finishedBeforeKill: number;
   retriesByCause: Record<string, number>;
+  /** One full message per retry cause. */
+  retrySamples: string[];
   /** "vault address failed, trying the next" lines, summed over the agents. */
   failoverLogs: number;
   outcomes: (AgentOutcome & { stderr: string })[];
@@ -147,12 +149,14 @@ export async function runFailoverStorm(
     const ok = outcomes.filter((o) => o.code === 0 && o.filesOk);
     const times = ok.map((o) => o.ms).sort((a, b) => a - b);
     const retriesByCause: Record<string, number> = {};
+    const retrySamples: Record<string, string> = {};
     for (const l of outcomes.flatMap((o) => o.retryLogs)) {
       const cause = l.error
         .replace(/https:\/\/\S+/g, '…')
         .replace(/\S*\/\S*/g, '…')
         .slice(0, 80);
       retriesByCause[cause] = (retriesByCause[cause] ?? 0) + 1;
+      retrySamples[cause] ??= l.error;
     }
     return {
       agents: opts.agents,
@@ -166,6 +170,7 @@ export async function runFailoverStorm(
       failoverMs,
       finishedBeforeKill: outcomes.filter((o) => o.ms < killedAt - t0).length,
       retriesByCause,
+      retrySamples: Object.values(retrySamples),
       failoverLogs: outcomes.reduce((n, o) => n + (o.stderr.match(/trying the next/g)?.length ?? 0), 0),
       outcomes,
     };
@@ -206,6 +211,8 @@ export async function runFailoverBench(
       `\n## Boot storm with the active Vault node killed (${agents} agents, three-node OpenBao Raft cluster over TLS)`,
       '',
       failoverTable(r),
+      '',
+      ...r.retrySamples.map((m) => `- retry cause, in full: ${m}`),
     ].join('\n');
   } finally {
     await ha.stop();

@@ -37,6 +37,11 @@ export class EndpointPool {
     return false;
   }
 
+  /** Whether `address` failed since the last success (in this round). */
+  failedRecently(address: string): boolean {
+    return this.failedInRound.has(address);
+  }
+
   /** Serve from `address` (a configured one) from now on: a standby's redirect named it. */
   prefer(address: string): void {
     const i = this.addresses.indexOf(address);

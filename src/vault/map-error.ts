@@ -13,6 +13,8 @@ export interface HttpFailure {
   retryAfterMs?: number;
   /** A redirect's Location header (a standby pointing at the active node). */
   location?: string;
+  /** Why a redirect to a listed address was not followed. */
+  redirectNote?: string;
 }
 
 const TLS_ERRNOS = new Set([
@@ -97,8 +99,10 @@ export function mapHttpFailure(f: HttpFailure, address: string, ctx: RequestCont
     // Retryable: another configured address (or this one, once it is active) may serve.
     return new VaultUnavailableError(
       'vault-unavailable',
-      `Vault at ${address} redirected ${f.path} to ${f.location ?? '(no Location)'}, which is not in vault.address: ` +
-        'not followed (the token would be sent there); list every Vault node in vault.address',
+      f.redirectNote
+        ? `Vault at ${address} redirected ${f.path} to ${f.redirectNote}: not followed`
+        : `Vault at ${address} redirected ${f.path} to ${f.location ?? '(no Location)'}, which is not in ` +
+            'vault.address: not followed (the token would be sent there); list every Vault node in vault.address',
       { retryable: true, details },
     );
   }

@@ -219,10 +219,11 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
         lastServed = address;
         return res;
       } catch (error) {
-        // A standby's redirect is followed only to an address in the list: the token goes nowhere else.
+        // A standby's redirect is followed only to an address in the list (the token goes nowhere else), and
+        // not to one that failed moments ago (a standby still naming the dead active node during an election).
         const location =
           error instanceof HttpFailureError ? redirectTarget(error.failure, address) : undefined;
-        if (location && redirects++ < pool.addresses.length) {
+        if (location && !pool.failedRecently(location) && redirects++ < pool.addresses.length) {
           pool.prefer(location);
           options.log?.info('vault redirected to a configured address', {
             from: address,
@@ -230,6 +231,9 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
             path,
           });
           continue;
+        }
+        if (location && error instanceof HttpFailureError) {
+          error.failure.redirectNote = `${location} is listed but failed moments ago (an election in progress?)`;
         }
         const agentError = await toAgentError(error, path, o.ctx, deadline, address);
         if (

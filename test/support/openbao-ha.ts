@@ -204,8 +204,20 @@ export async function startOpenBaoCluster(options: { name?: string } = {}): Prom
     });
   };
 
+  /** Stop one node; one that hangs in its shutdown (seen while a join was half done) is killed after 10 s. */
+  const stopNode = async (proc: GuardedProcess) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(proc.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 10_000);
+    await proc.stop();
+    clearTimeout(timer);
+  };
   const stopAll = async () => {
-    await Promise.all(procs.map((p) => p?.stop()));
+    await Promise.all(procs.map((p) => (p ? stopNode(p) : undefined)));
     rmSync(dir, { recursive: true, force: true });
   };
 
