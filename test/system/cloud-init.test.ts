@@ -1,0 +1,280 @@
+/**
+ * The workers template's user data, rendered with test parameters (test/support/cfn-user-data.ts), run by a
+ * real cloud-init (Debian's package, NoCloud seed) in a container booted with systemd as PID 1
+ * (test/support/nspawn.ts): bootcmd, write_files and runcmd as on an instance. runcmd's fetch-and-boot
+ * downloads the release tarball (`npm pack` of this checkout) over HTTPS from a server in this process on
+ * 127.0.0.1 (its throwaway CA added to the container's trust store), checks its SHA-256 and runs node-boot:
+ * the agent and units installed, bootstrap through vault-pki-agent.service, cloud-init's copies of the token
+ * scrubbed, and the success signal sent to a FAKE cfn-signal (test/support/fake-cfn-signal).
+ *
+ * Then the rotation (docs/token-rotation.md): a second instance boots from the user data rendered with a new
+ * token; once the old token is revoked, the old instance's next run fails with exit 4 and says what to do.
+ *
+ * Environment that differs from EC2, and why: the seed directory stands in for the metadata service (so the
+ * seed itself still holds the token: it is the fake IMDS, not a cloud-init copy); cloud-init's network
+ * configuration is off (the container shares the host's network); the locale is C.UTF-8 (the minimal root
+ * generates no other, an AMI has its own); Node.js 20 is the host's binary,
+ * bind-mounted at /usr/local/bin/node (node-boot finds it on PATH, as on an AMI that ships Node.js 20).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgent } from '../support/agent.js';
+import { renderUserData, sampleValues } from '../support/cfn-user-data.js';
+import { type Container, createContainer, nspawnUnavailable } from '../support/nspawn.js';
+import { REPO_ROOT, startOpenBao, type TestVault } from '../support/openbao.js';
+
+const SKIP = nspawnUnavailable();
+const FAKE_CFN_SIGNAL = join(REPO_ROOT, 'test/support/fake-cfn-signal/cfn-signal');
+const SIGNAL_PATH = '/usr/local/bin/fake-cfn-signal';
+
+let vault: TestVault;
+let work: string;
+let artifact: { url: string; sha256: string; server: Server; caPem: string };
+let caBase64: string;
+const containers: Container[] = [];
+
+const operator = (args: string[]) =>
+  runAgent(args, { env: { VAULT_ADDR: vault.address, VAULT_TOKEN: vault.rootToken } });
+
+async function tokenCreate(): Promise<string> {
+  const r = await operator(['token', 'create', '--cluster', 'c1', '--node-type', 'worker']);
+  expect(r.code, r.stderr).toBe(0);
+  // Not registered with the secret scan: `token create` prints it by design (checked in the container instead).
+  return r.stdout.trim();
+}
+
+/** The release tarball the templates fetch, served over HTTPS on 127.0.0.1 with a throwaway CA. */
+async function serveArtifact(): Promise<typeof artifact> {
+  execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: REPO_ROOT, stdio: 'pipe' });
+  const tgz = readdirSync(work).find((f) => f.endsWith('.tgz'));
+  if (!tgz) throw new Error('npm pack wrote no tarball');
+  const body = readFileSync(join(work, tgz));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=vpa-test-artifacts',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(work, 'https.key'),
+      '-out',
+      join(work, 'https.crt'),
+    ],
+    { stdio: 'pipe' },
+  );
+  const caPem = readFileSync(join(work, 'https.crt'), 'utf8');
+  const server = createServer({ key: readFileSync(join(work, 'https.key')), cert: caPem }, (req, res) => {
+    if (req.url !== `/${tgz}`) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': body.length }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://127.0.0.1:${port}/${tgz}`,
+    sha256: createHash('sha256').update(body).digest('hex'),
+    server,
+    caPem,
+  };
+}
+
+/** A stand-in kubelet: refuses to start without its certificates; restarts like the real unit (Restart=always). */
+const KUBELET_UNIT = `[Unit]
+Description=stand-in kubelet (fails when its certificates are missing)
+StartLimitIntervalSec=0
+[Service]
+ExecStartPre=/bin/sh -c 'for d in /var/lib/kubelet/pki/serving /var/lib/kubelet/pki/client; do test -s $d/cert.pem && test -s $d/key.pem || { echo "stand-in kubelet: $d missing" >&2; exit 1; }; done'
+ExecStart=/bin/sleep infinity
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+`;
+
+/** An instance of the workers group: the template's user data for this token, booted through cloud-init. */
+async function bootInstance(name: string, token: string): Promise<Container> {
+  const [userData] = renderUserData(
+    'workers.yaml',
+    sampleValues({
+      VaultAddress: vault.address,
+      VaultCaCertificate: caBase64,
+      VaultToken: token,
+      AgentArtifactUrl: artifact.url,
+      AgentArtifactSha256: artifact.sha256,
+      CfnSignalPath: SIGNAL_PATH,
+    }),
+  );
+  if (!userData) throw new Error('workers.yaml rendered no user data');
+  const ct = await createContainer({
+    name,
+    bindRo: [[realpathSync(process.execPath), '/usr/local/bin/node']],
+  });
+  containers.push(ct);
+  const put = (path: string, content: string, mode = 0o644) => {
+    const target = join(ct.root, path);
+    mkdirSync(join(target, '..'), { recursive: true });
+    writeFileSync(target, content, { mode });
+  };
+  // The "AMI": host name, a kubelet unit (enabled), the artifact server's CA, the fake cfn-signal.
+  put('/etc/hostname', `${name}\n`);
+  put('/etc/systemd/system/kubelet.service', KUBELET_UNIT);
+  mkdirSync(join(ct.root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
+  execFileSync('ln', [
+    '-sf',
+    '/etc/systemd/system/kubelet.service',
+    join(ct.root, 'etc/systemd/system/multi-user.target.wants/kubelet.service'),
+  ]);
+  appendFileSync(join(ct.root, 'etc/ssl/certs/ca-certificates.crt'), artifact.caPem);
+  mkdirSync(join(ct.root, 'usr/local/bin'), { recursive: true });
+  copyFileSync(FAKE_CFN_SIGNAL, join(ct.root, SIGNAL_PATH.slice(1)));
+  // cloud-init: the NoCloud seed stands in for EC2's metadata service; no network configuration in a container.
+  put(
+    '/etc/cloud/cloud.cfg.d/99-vpa-test.cfg',
+    'datasource_list: [NoCloud]\nnetwork: {config: disabled}\nlocale: C.UTF-8\n',
+  );
+  put('/var/lib/cloud/seed/nocloud/meta-data', `instance-id: i-${name}\nlocal-hostname: ${name}\n`);
+  put('/var/lib/cloud/seed/nocloud/user-data', userData.text, 0o600);
+  await ct.boot();
+  return ct;
+}
+
+describe.skipIf(SKIP !== undefined)(
+  `the workers template's user data under real cloud-init${SKIP ? ` (skipped: ${SKIP})` : ''}`,
+  () => {
+    let oldToken: string;
+    let old: Container;
+
+    beforeAll(async () => {
+      work = mkdtempSync(join(tmpdir(), 'vpa-cloud-init-'));
+      vault = await startOpenBao({ name: 'system-cloud-init' });
+      const rules = join(work, 'provision.yaml');
+      writeFileSync(rules, 'nodeNames:\n  worker: [worker-a, worker-b]\n');
+      const provision = await operator(['provision', '--cluster', 'c1', '--provision-config', rules]);
+      expect(provision.code, provision.stderr).toBe(0);
+      const ca = String((await vault.api('GET', 'k8s/c1/pki/cert/ca')).body.data?.certificate);
+      caBase64 = Buffer.from(`${ca}\n`).toString('base64');
+      artifact = await serveArtifact();
+      oldToken = await tokenCreate();
+      old = await bootInstance('worker-a', oldToken);
+    }, 300_000);
+
+    afterAll(async () => {
+      for (const ct of containers) await ct.stop();
+      await new Promise((r) => artifact?.server.close(r));
+      await vault?.stop();
+      if (work) rmSync(work, { recursive: true, force: true });
+    }, 120_000);
+
+    const bootCompleted = async (ct: Container, token: string) => {
+      const status = ct.exec(['cloud-init', 'status', '--long']);
+      expect(status.stdout, status.stdout + status.stderr).toMatch(/status: done/);
+      // runcmd ran fetch-and-boot, which ran node-boot install: the agent and the units are installed.
+      expect(ct.sh('/usr/local/bin/vault-pki-agent --version')).toMatch(/^vault-pki-agent \d+\.\d+\.\d+/);
+      expect(ct.show('vault-pki-agent.service', 'Result')).toBe('success');
+      expect(ct.show('vault-pki-agent.service', 'ExecMainStatus')).toBe('0');
+      expect(ct.show('vault-pki-agent-renew.timer', 'ActiveState')).toBe('active');
+      expect(ct.sh('stat -c %a /etc/vault-pki-agent/token').trim()).toBe('600');
+      expect(ct.sh('stat -c %a /etc/vault-pki-agent').trim()).toBe('700');
+      for (const set of [
+        '/var/lib/kubelet/pki/serving',
+        '/var/lib/kubelet/pki/client',
+        '/etc/kubernetes/pki/flanneld-etcd-client',
+      ])
+        expect(ct.sh(`stat -L -c %a ${set}/key.pem`).trim(), set).toBe('600');
+      // The consumer ran with its certificates only after the bootstrap: its first successful start follows
+      // the agent's oneshot (earlier attempts, before the agent was even installed, failed and retried).
+      // (Restart= retries every 2 s: the boot may end between two attempts.)
+      for (let i = 0; i < 150 && ct.show('kubelet.service', 'ActiveState') !== 'active'; i++)
+        await new Promise((r) => setTimeout(r, 200));
+      expect(ct.show('kubelet.service', 'ActiveState')).toBe('active');
+      // (systemd's own monotonic timestamps: /proc/uptime counts boot time, which differs after a VM suspend.)
+      const agentDone = Number(ct.show('vault-pki-agent.service', 'ActiveEnterTimestampMonotonic'));
+      const kubeletRunning = Number(ct.show('kubelet.service', 'ExecMainStartTimestampMonotonic'));
+      expect(agentDone).toBeGreaterThan(0);
+      expect(kubeletRunning).toBeGreaterThanOrEqual(agentDone);
+      // The token is in the token file and nowhere cloud-init keeps a copy or a log (the seed is the fake IMDS).
+      expect(ct.sh('cat /etc/vault-pki-agent/token').trim()).toBe(token);
+      const copies = ct.exec([
+        'grep',
+        '-rlsF',
+        '--',
+        token,
+        '/var/lib/cloud',
+        '/run/cloud-init',
+        '/var/log',
+        '/run/vault-pki-agent-boot',
+      ]);
+      const leaked = copies.stdout.split('\n').filter((f) => f && !f.startsWith('/var/lib/cloud/seed/'));
+      expect(leaked).toEqual([]);
+      const journal = ct.exec(['journalctl', '-b', '-o', 'export', '--no-pager']).stdout;
+      expect(journal).not.toContain(token);
+      // The success signal, to the stand-in for cfn-signal.
+      expect(ct.sh('cat /var/log/fake-cfn-signal.log').trim().split('\n')).toEqual([
+        '--exit-code 0 --stack vpa-sample --resource WorkerGroup --region eu-west-1',
+      ]);
+    };
+
+    it('boot: cloud-init runs the user data; agent installed, bootstrap before the kubelet, token 0600 and scrubbed, success signalled', async () => {
+      await bootCompleted(old, oldToken);
+    });
+
+    it('rotation: an instance from the new token works; the old one, its token revoked, fails with exit 4 and says what to do', async () => {
+      const newToken = await tokenCreate();
+      const replacement = await bootInstance('worker-b', newToken);
+      await bootCompleted(replacement, newToken);
+
+      const revoke = await vault.api('POST', 'auth/token/revoke', { token: oldToken });
+      expect(revoke.status).toBeLessThan(300);
+      const stale = old.systemctl('restart', 'vault-pki-agent.service');
+      expect(stale.code).not.toBe(0);
+      expect(old.show('vault-pki-agent.service', 'ExecMainStatus')).toBe('4');
+      const id = old.show('vault-pki-agent.service', 'InvocationID');
+      let log = '';
+      for (let i = 0; i < 100 && !/bootstrap finished|token expired or revoked/.test(log); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        log = old.exec([
+          'journalctl',
+          '-b',
+          `_SYSTEMD_INVOCATION_ID=${id}`,
+          '-o',
+          'cat',
+          '--no-pager',
+        ]).stdout;
+      }
+      expect(log).toMatch(/token expired or revoked/);
+      expect(log).toContain('VaultToken stack parameter');
+      expect(log).not.toContain(oldToken);
+
+      const again = replacement.systemctl('restart', 'vault-pki-agent.service');
+      expect(again.code, again.stderr).toBe(0);
+    }, 240_000);
+  },
+);
