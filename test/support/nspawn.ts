@@ -27,7 +27,7 @@ export function nspawnRootPath(): string {
   if (!recipe) throw new Error('install-test-tools has no NSPAWN_RECIPE line');
   const text = recipe.replace(/\$(NSPAWN_[A-Z]+)/g, (_all: string, name: string) => vars[name] ?? '');
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  return join(process.env.VPA_NSPAWN_CACHE ?? '/var/cache/vault-pki-agent', `nspawn-root-${hash}`);
+  return join(process.env.VPA_NSPAWN_CACHE ?? '/var/cache/vault-pki-agent-tests', `nspawn-root-${hash}`);
 }
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
