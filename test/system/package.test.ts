@@ -36,7 +36,11 @@ function buildPackages(): typeof debs {
   const pack = (version?: string) => {
     const out = join(work, version ?? 'first');
     const args = ['scripts/package-deb', '--sea-dir', seaDir, '--out', out, '--compress', 'gzip:1'];
-    execFileSync('bash', version ? [...args, '--version', version] : args, { cwd: REPO_ROOT, stdio: 'pipe' });
+    execFileSync('bash', version ? [...args, '--version', version] : args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, VPA_NODE: process.execPath },
+      stdio: 'pipe',
+    });
     return join(out, readdirSync(out).find((f) => f.endsWith('.deb')) as string);
   };
   return { first: pack(), upgrade: pack(UPGRADE_VERSION) };
