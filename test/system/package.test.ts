@@ -98,6 +98,7 @@ describe.skipIf(SKIP !== undefined)(`the Debian package${SKIP ? ` (skipped: ${SK
       expect(tags).toEqual([]);
       expect(lintian.status, lintian.stderr).toBe(0);
     },
+    180_000,
   );
 
   it('install on a host without Node.js: the executable runs, the boot unit and the timer are enabled, nothing starts', () => {
