@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { materializeWriteFiles, renderUserData, sampleValues } from '../test/support/cfn-user-data.js';
 import { etcdBinary } from '../test/support/etcd-cluster.js';
+// FAKE systemctl: the demo runs on any developer machine, no root or container; test/system runs the real one.
 import { FAKE_SYSTEMCTL } from '../test/support/fake-systemctl/index.js';
 import { type GuardedProcess, spawnGuarded } from '../test/support/guarded-process.js';
 import { freePort, REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';

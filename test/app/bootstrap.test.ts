@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runAgent } from '../support/agent.js';
+// FAKE systemctl: many bootstrap cases as host processes; real ordering and restarts: test/system/systemd.test.ts.
 import { FAKE_SYSTEMCTL } from '../support/fake-systemctl/index.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 import { createToken, provisionTestPki, type TestPki, writePolicy } from '../support/vault-pki.js';

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { renderStatusTable, type StatusReport } from '../../src/app/status-report.js';
 import { runAgent } from '../support/agent.js';
+// FAKE systemctl: check/status call no systemctl; it only keeps bootstrap's actions off the host's systemd.
 import { createFakeSystemctl, type FakeSystemctl } from '../support/fake-systemctl/index.js';
 import { writeTestNode } from '../support/node-setup.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';

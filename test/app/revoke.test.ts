@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from '../support/agent.js';
+// FAKE systemctl: revoke runs no action; the fake keeps any stray call off the host's systemd.
 import { FAKE_SYSTEMCTL } from '../support/fake-systemctl/index.js';
 import { writeTestNode } from '../support/node-setup.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';

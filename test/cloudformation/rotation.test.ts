@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentRun, runAgent } from '../support/agent.js';
 import { materializeWriteFiles, renderUserData, sampleValues } from '../support/cfn-user-data.js';
+// FAKE systemctl: the rotation's token handling as host processes; boot under a real systemd: test/system.
 import { createFakeSystemctl } from '../support/fake-systemctl/index.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 

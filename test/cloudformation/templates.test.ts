@@ -32,6 +32,7 @@ import {
   TEMPLATES,
   writeFilesOf,
 } from '../support/cfn-user-data.js';
+// FAKE systemctl: install-agent into a scratch VPA_BOOT_ROOT; under a real systemd: test/system/systemd.test.ts.
 import { FAKE_SYSTEMCTL } from '../support/fake-systemctl/index.js';
 import { REPO_ROOT } from '../support/openbao.js';
 

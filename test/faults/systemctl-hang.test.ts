@@ -5,6 +5,7 @@
  * and is whole. systemd cannot run here: the FAKE systemctl (test/support/fake-systemctl) hangs on demand.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+// FAKE systemctl: hangs on demand for a chosen unit; a real systemctl hangs only by accident.
 import { createFakeSystemctl, type FakeSystemctl } from '../support/fake-systemctl/index.js';
 import {
   checkSet,

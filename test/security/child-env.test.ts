@@ -29,6 +29,7 @@ const recorderArgv = (into: string) => [
   into,
 ];
 
+// Recording stand-in for systemctl: dumps the environment the agent gives it; a real systemctl would not show it.
 /** A systemctl stand-in (an executable file: the agent takes one path) that records the same way. */
 function recordingSystemctl(into: string): string {
   const path = join(into, 'systemctl');

@@ -27,6 +27,7 @@ import {
   isRunning,
   startEtcdCluster,
 } from '../support/etcd-cluster.js';
+// FAKE systemctl: records the exact argv the agent passes (what is checked here); real systemd does not show it.
 import { createFakeSystemctl } from '../support/fake-systemctl/index.js';
 import { type GuardedProcess, spawnGuarded } from '../support/guarded-process.js';
 import { createTestNetwork, runCommand, type TestNetwork } from '../support/netns.js';

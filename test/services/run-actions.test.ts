@@ -7,6 +7,7 @@ import { createMemoryLogger } from '../../src/log.js';
 import type { PlannedAction } from '../../src/plan/actions.js';
 import { ActionsFailedError, runActions } from '../../src/services/run-actions.js';
 import { SystemctlServiceManager } from '../../src/services/service-manager.js';
+// FAKE systemctl: active/failing/hanging per unit, case by case in one process; real systemd: test/system.
 import { createFakeSystemctl, type FakeSystemctlSetup } from '../support/fake-systemctl/index.js';
 
 const unit = (name: string, start = false, certNames = ['c']): PlannedAction => ({

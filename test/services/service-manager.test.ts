@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentError, ExitCode, WriteError } from '../../src/errors.js';
 import { SystemctlServiceManager } from '../../src/services/service-manager.js';
+// FAKE systemctl: the adapter's handling of each systemctl answer, chosen per case; real systemd: test/system.
 import { createFakeSystemctl } from '../support/fake-systemctl/index.js';
 import { isAlive } from '../support/guarded-process.js';
 
