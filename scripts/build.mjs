@@ -45,6 +45,18 @@ const noSupportsColor = {
   },
 };
 
+// yargs' help layout (cliui) wraps by counting characters in its ES module entry: words broke in the middle.
+const cliuiWordWrap = {
+  name: 'cliui-word-wrap',
+  setup(b) {
+    b.onResolve({ filter: /^cliui$/ }, (args) =>
+      args.importer.includes('/node_modules/yargs/')
+        ? { path: new URL('./build/cliui-words.mjs', import.meta.url).pathname }
+        : undefined,
+    );
+  },
+};
+
 // node-vault loads `https` (for an agent it builds only without a `request-promise` transport; the agent
 // always passes its own, src/vault/transport.ts, which loads https when Vault's address is https://) and
 // `debug` (which loads tty, and under DEBUG=node-vault or DEBUG=* would write its own lines, request bodies
@@ -112,7 +124,7 @@ else void main(process.argv.slice(2));`,
   logLevel: 'warning',
   // node-vault requires axios at load time but the agent passes it its own transport (src/vault/transport.ts).
   alias: { axios: './scripts/build/axios-unused.mjs' },
-  plugins: [zodEnglishOnly, noSupportsColor, nodeVaultUnusedEdges, yargsAssert],
+  plugins: [zodEnglishOnly, noSupportsColor, nodeVaultUnusedEdges, yargsAssert, cliuiWordWrap],
   // `await import('node:tls')` and the like (builtins loaded on first use) become require() calls: the
   // launcher's vm.Script has no dynamic-import loader.
   supported: { 'dynamic-import': false },

@@ -14,6 +14,8 @@ export interface CommandModule {
   describe: string;
   options: OptionTable;
   positionals?: Readonly<Record<string, PositionalSpec>>;
+  /** Worked examples for `--help`: the command line (after the program name) and what it does. */
+  examples?: readonly (readonly [string, string])[];
   run: (args: Record<string, unknown>, io: CliIo) => Promise<number>;
 }
 
@@ -22,6 +24,17 @@ export const COMMANDS: CommandModule[] = [
     command: 'bootstrap',
     describe:
       'issue every certificate that is missing, changed or due; write each set atomically; run actions',
+    examples: [
+      [
+        'bootstrap --config /etc/vault-pki-agent/config.yaml',
+        'issue what is due, write each set, restart its units',
+      ],
+      ['bootstrap --dry-run', 'print what would be issued and why; change nothing'],
+      [
+        'bootstrap --only etcd-peer --timeout 2m',
+        'one certificate, giving up after 2 minutes of Vault outage',
+      ],
+    ],
     options: {
       'dry-run': {
         type: 'boolean',
@@ -39,6 +52,7 @@ export const COMMANDS: CommandModule[] = [
     command: 'run',
     describe:
       'bootstrap, then stay up and renew each certificate when due (SIGHUP: check now; SIGTERM: finish and exit)',
+    examples: [['run --log-format json', 'the long-running daemon (units/vault-pki-agent-run.service)']],
     options: {},
     run: async (args, io) => {
       const { runDaemon } = await import('../app/run.js');
@@ -49,6 +63,10 @@ export const COMMANDS: CommandModule[] = [
     command: 'check',
     describe:
       'exit 0 when nothing is due, 10 when a certificate needs issuing or the token its lookup or renewal; no Vault calls',
+    examples: [
+      ['check', 'exit 10 when something is due, 0 when not'],
+      ['check --exec-condition', 'for systemd ExecCondition=: 0 runs the renewal service, 1 skips it'],
+    ],
     options: {
       'exec-condition': {
         type: 'boolean',
@@ -64,6 +82,10 @@ export const COMMANDS: CommandModule[] = [
   {
     command: 'status',
     describe: 'show each certificate, its expiry, next renewal and last result, and the token TTL',
+    examples: [
+      ['status', 'a table: each certificate, its expiry, next renewal and last result'],
+      ['status --json | jq .certificates', 'the same for machines'],
+    ],
     options: { json: { type: 'boolean', default: false, describe: 'machine-readable output' } },
     run: async (args, io) => {
       const { runStatus } = await import('../app/status.js');
@@ -74,6 +96,10 @@ export const COMMANDS: CommandModule[] = [
     command: 'revoke',
     describe:
       "decommission: revoke this node's current certificates in Vault (by PEM, proven with their keys); changes no file",
+    examples: [
+      ['revoke', "from an instance-termination hook: revoke every set's certificate"],
+      ['revoke --only kubelet-client', 'one certificate'],
+    ],
     options: {
       only: { type: 'string', array: true, describe: 'limit it to these certificate names' },
     },
@@ -89,6 +115,7 @@ export const COMMANDS: CommandModule[] = [
   {
     command: 'version',
     describe: 'print version and build information',
+    examples: [['version', 'version and build information']],
     options: {},
     run: async (_args, io) => {
       const { versionText } = await import('./version.js');

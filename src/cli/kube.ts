@@ -5,6 +5,13 @@ export const kubeconfigCommand: CommandModule = {
   command: 'kubeconfig',
   describe:
     'engineers: add or update a cluster/user/context in a kubeconfig (merged, 0600); the user runs kube-credential unless --embed',
+  examples: [
+    [
+      'kubeconfig --cluster prod-eu1 --server https://api.prod-eu1.example.com:6443',
+      'add the cluster to ~/.kube/config; kubectl then runs kube-credential',
+    ],
+    ['kubeconfig --cluster prod-eu1 --server https://api:6443 --embed', 'embed a certificate instead'],
+  ],
   options: {
     cluster: { type: 'string', demandOption: true },
     server: { type: 'string', demandOption: true, describe: 'API server URL (https://...)' },
@@ -38,6 +45,12 @@ export const kubeconfigCommand: CommandModule = {
 export const kubeCredentialCommand: CommandModule = {
   command: 'kube-credential',
   describe: 'kubectl exec plugin: prints a client.authentication.k8s.io/v1 ExecCredential (cached, 0600)',
+  examples: [
+    [
+      'kube-credential --cluster prod-eu1',
+      'what kubectl runs: prints an ExecCredential, cached until near expiry',
+    ],
+  ],
   options: {
     cluster: { type: 'string', demandOption: true },
     mount: { type: 'string', describe: 'Kubernetes PKI mount (default k8s/<cluster>/pki)' },

@@ -5,6 +5,13 @@ export const provisionCommand: CommandModule = {
   command: 'provision',
   describe:
     'operators: create or update the mounts, CAs, URLs, roles, policies and token roles of a cluster; --plan only prints the diff',
+  examples: [
+    ['provision --cluster prod-eu1 --plan', 'show what would be created or changed; change nothing'],
+    [
+      'provision --cluster prod-eu1 --engineer-auth oidc --provision-config prod-eu1.yaml',
+      'create or update mounts, CAs, roles and policies',
+    ],
+  ],
   options: {
     cluster: {
       type: 'string',
@@ -38,6 +45,13 @@ export const tokenCommand: CommandModule = {
   describe:
     'operators: `token create` mints a node token (periodic, orphan, one policy) and prints it on stdout only',
   positionals: { action: { type: 'string', choices: ['create'] } },
+  examples: [
+    ['token create --cluster prod-eu1 --node-type worker', 'the VaultToken parameter of the workers stack'],
+    [
+      'token create --cluster prod-eu1 --node-type worker --wrap-ttl 1h',
+      'a single-use response-wrapped token',
+    ],
+  ],
   options: {
     cluster: { type: 'string', demandOption: true },
     'node-type': {

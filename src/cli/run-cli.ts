@@ -64,7 +64,11 @@ export async function yargsInvocation(
     parser = parser.command(
       command.command,
       command.describe,
-      (y) => withOptions(withPositionals(y, command.positionals ?? {}), command.options),
+      (y) => {
+        let built = withOptions(withPositionals(y, command.positionals ?? {}), command.options);
+        for (const [line, what] of command.examples ?? []) built = built.example(`$0 ${line}`, what);
+        return built;
+      },
       (args: Record<string, unknown>) => {
         invocation = { command, args };
       },
