@@ -16,8 +16,9 @@ import { performance } from 'node:perf_hooks';
 import { AGENT_BIN } from '../test/support/agent.js';
 import { nodeConfig } from '../test/support/node-config.js';
 import { REPO_ROOT, startOpenBao, vaultBinary } from '../test/support/openbao.js';
+import { FOUR_CERTS, prepareStormVault, STORM_POLICY } from '../test/support/storm.js';
 import { createToken } from '../test/support/vault-pki.js';
-import { FOUR_CERTS, prepareStormVault, STORM_POLICY, stopVault } from './storm.js';
+import { stopVault } from './storm.js';
 
 interface Measure {
   wallMs: number;

@@ -9,7 +9,7 @@ import {
   type FailoverStormReport,
   prepareFailoverVault,
   runFailoverStorm,
-} from '../../bench/failover-storm.js';
+} from '../support/failover-storm.js';
 import { type HaTestVault, startOpenBaoCluster } from '../support/openbao-ha.js';
 
 const AGENTS = 16;

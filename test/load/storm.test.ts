@@ -9,8 +9,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareStormVault, runStorm, type StormReport } from '../../bench/storm.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
+import { prepareStormVault, runStorm, type StormReport } from '../support/storm.js';
 
 const AGENTS = 20;
 // 20 requests per 2 s window: 80 requests (4 per agent) need four windows, and Retry-After (whole seconds
