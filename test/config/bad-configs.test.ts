@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { AgentError, ConfigError, ExitCode } from '../../src/errors.js';
-import { FIXTURES, makeFacts } from './config-facts.js';
+import { FIXTURES, makeFacts } from '../support/config-facts.js';
 
 const dir = fileURLToPath(new URL('bad/', FIXTURES));
 const files = readdirSync(dir)

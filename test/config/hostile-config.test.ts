@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { MAX_YAML_DEPTH } from '../../src/config/yaml-source.js';
 import { AgentError, ExitCode } from '../../src/errors.js';
-import { makeFacts } from './config-facts.js';
+import { makeFacts } from '../support/config-facts.js';
 
 function refusal(text: string): AgentError {
   try {

@@ -5,7 +5,7 @@ import { parseConfig } from '../../src/config/parse-config.js';
 import type { CertSpec } from '../../src/config/types.js';
 import { needsEc2 } from '../../src/config/variables.js';
 import { ConfigError } from '../../src/errors.js';
-import { FIXTURES, makeFacts } from './config-facts.js';
+import { FIXTURES, makeFacts } from '../support/config-facts.js';
 
 const goodNode = readFileSync(new URL('good/node.yaml', FIXTURES), 'utf8');
 

@@ -10,7 +10,7 @@ import { parseDocument, stringify } from 'yaml';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { expandVariables } from '../../src/config/variables.js';
 import { ConfigError } from '../../src/errors.js';
-import { FIXTURES, makeFacts } from './config-facts.js';
+import { FIXTURES, makeFacts } from '../support/config-facts.js';
 
 const facts = makeFacts({
   ec2: { 'local-ipv4': '172.31.5.6', 'instance-id': 'i-0abc' },

@@ -14,7 +14,7 @@ import {
   writeCertificateSet,
 } from '../../src/files/atomic-writer.js';
 import { isGenerationName } from '../../src/files/layout.js';
-import { asFiles, keyMatchesCert, makePair, type PemSet, specFor } from './cert-pairs.js';
+import { asFiles, keyMatchesCert, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const TSX = join(REPO_ROOT, 'node_modules/.bin/tsx');

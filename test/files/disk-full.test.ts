@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
 import { readCertificateSet, writeCertificateSet } from '../../src/files/atomic-writer.js';
 import { isGenerationName } from '../../src/files/layout.js';
-import { asFiles, makePair, type PemSet, specFor } from './cert-pairs.js';
+import { asFiles, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 
 let base: string;
 let mountPoint: string;

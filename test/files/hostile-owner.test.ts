@@ -30,8 +30,8 @@ import {
   rollbackCertificateSet,
   writeCertificateSet,
 } from '../../src/files/atomic-writer.js';
+import { asFiles, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 import { type Attacker, attacker, runAsAttacker, startAttackLoop } from '../support/second-user.js';
-import { asFiles, makePair, type PemSet, specFor } from './cert-pairs.js';
 
 const who: Attacker | undefined = attacker();
 const needRoot = 'needs root: creates a second user and runs the attacks as that user';

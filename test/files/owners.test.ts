@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { readCertificateSet, writeCertificateSet } from '../../src/files/atomic-writer.js';
 import { parseGroup, parsePasswd, resolveOwnership } from '../../src/files/owners.js';
-import { asFiles, makePair, type PemSet, specFor } from './cert-pairs.js';
+import { asFiles, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 
 describe('resolveOwnership', () => {
   let work: string;

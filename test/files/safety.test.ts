@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
 import { readCertificateSet, writeCertificateSet } from '../../src/files/atomic-writer.js';
-import { asFiles, makePair, type PemSet, specFor } from './cert-pairs.js';
+import { asFiles, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 
 const isRoot = process.geteuid?.() === 0;
 const NOBODY = 65534;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
 import { escapeLabelValue, formatValue, renderMetrics } from '../../src/metrics/render.js';
 import type { MetricsSnapshot } from '../../src/metrics/types.js';
-import { PromParseError, parsePromText } from './prom-text-parser.js';
+import { PromParseError, parsePromText } from '../support/prom-text-parser.js';
 
 const SAMPLE: MetricsSnapshot = {
   certificates: [

@@ -7,7 +7,14 @@ import { createCsr } from '../../src/pki/csr.js';
 import { inspectBundle } from '../../src/pki/inspect.js';
 import { generateKey } from '../../src/pki/keys.js';
 import type { ExpectedCertificate } from '../../src/pki/verify.js';
-import { createTestCa, makeTempDir, openssl, opensslStatus, signCsr, type TestCa } from './openssl-ca.js';
+import {
+  createTestCa,
+  makeTempDir,
+  openssl,
+  opensslStatus,
+  signCsr,
+  type TestCa,
+} from '../support/openssl-ca.js';
 
 const tmp = makeTempDir();
 let root: TestCa;

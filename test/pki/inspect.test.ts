@@ -6,7 +6,14 @@ import { createCsr } from '../../src/pki/csr.js';
 import { allowsUsage, inspectBundle, inspectCertificate } from '../../src/pki/inspect.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { joinPem, parsePrivateKey, splitPemBundle } from '../../src/pki/pem.js';
-import { createTestCa, makeTempDir, openssl, opensslTime, signCsr, type TestCa } from './openssl-ca.js';
+import {
+  createTestCa,
+  makeTempDir,
+  openssl,
+  opensslTime,
+  signCsr,
+  type TestCa,
+} from '../support/openssl-ca.js';
 
 const tmp = makeTempDir();
 let root: TestCa;

@@ -6,7 +6,7 @@ import type { KeySpec } from '../../src/config/types.js';
 import { AgentError, ConfigError } from '../../src/errors.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { generateKey, samePublicKey } from '../../src/pki/keys.js';
-import { makeTempDir, openssl, opensslStatus } from './openssl-ca.js';
+import { makeTempDir, openssl, opensslStatus } from '../support/openssl-ca.js';
 
 const tmp = makeTempDir();
 afterAll(() => tmp.cleanup());

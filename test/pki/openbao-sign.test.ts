@@ -15,7 +15,7 @@ import { findReissueReason } from '../../src/pki/inspect-set.js';
 import { generateKey } from '../../src/pki/keys.js';
 import type { ExpectedCertificate } from '../../src/pki/verify.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
-import { makeTempDir, opensslStatus } from './openssl-ca.js';
+import { makeTempDir, opensslStatus } from '../support/openssl-ca.js';
 
 const ROOT_MOUNT = 'etcd/c1/pki';
 const INTER_MOUNT = 'k8s/c1/pki';

@@ -18,7 +18,7 @@ import {
   type SignOptions,
   signCsr,
   type TestCa,
-} from './openssl-ca.js';
+} from '../support/openssl-ca.js';
 
 const tmp = makeTempDir();
 let root: TestCa;

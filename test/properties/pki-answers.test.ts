@@ -20,7 +20,7 @@ import { createCsr } from '../../src/pki/csr.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificates, parsePrivateKey } from '../../src/pki/pem.js';
 import type { ExpectedCertificate } from '../../src/pki/verify.js';
-import { createTestCa, makeTempDir, openssl, opensslTime, signCsr } from '../pki/openssl-ca.js';
+import { createTestCa, makeTempDir, openssl, opensslTime, signCsr } from '../support/openssl-ca.js';
 
 const EXPECTED: ExpectedCertificate = {
   commonName: 'kube-apiserver',

@@ -19,7 +19,7 @@ import {
   type Fault,
   type FaultInjectionServer,
   startFaultInjectionServer,
-} from './fault-injection-server.js';
+} from '../support/fault-injection-server.js';
 
 const REQUEST_TIMEOUT_MS = 300;
 /** Generous: one request, at most a second request (403 -> lookup-self), each bounded by the timeout. */
