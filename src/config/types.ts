@@ -104,10 +104,25 @@ export interface NodeParams {
   dnsDomain: string;
 }
 
+/**
+ * A component's kubeconfig (as kubeadm writes them): the cluster's CA, client certificate and key are
+ * the set's files by path, so a renewal changes nothing in it.
+ */
+export interface KubeconfigSpec {
+  path: string;
+  /** The certificate (name under `certificates:`) whose set the file points at. */
+  certificate: string;
+  server: string;
+  owner?: string;
+  group?: string;
+}
+
 export interface AgentConfig {
   cluster: string;
   vault: VaultSettings;
   certificates: CertSpec[];
+  /** Kubeconfig files written after each pass (none when unset). */
+  kubeconfigs?: KubeconfigSpec[];
   metrics?: { textfile: string };
   /** Where the agent keeps its own state (last results, schedule). */
   stateDir: string;
