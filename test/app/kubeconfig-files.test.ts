@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runAgent } from '../support/agent.js';
+import { runAgent, startAgent, waitFor } from '../support/agent.js';
 import { nodeConfig, type TestCert } from '../support/node-config.js';
 import { REPO_ROOT, startOpenBao, type TestVault } from '../support/openbao.js';
 import { createToken, provisionTestPki, writePolicy } from '../support/vault-pki.js';
@@ -183,6 +183,33 @@ describe('component kubeconfigs (real OpenBao, real kubectl)', () => {
       'https://api.c1.example.internal:6443',
     );
     expect(statSync(file).mode & 0o7777).toBe(0o600);
+  }, 60_000);
+
+  it('`run` writes them too, after its first pass', async () => {
+    const config = writeConfig(
+      CERTS.slice(0, 1),
+      kubeconfigsYaml('https://127.0.0.1:6443', ['controller-manager']),
+    );
+    const file = join(work, 'kube', 'controller-manager.conf');
+    const agent = startAgent(['run', '--config', config]);
+    try {
+      await waitFor(
+        () => {
+          try {
+            return statSync(file).isFile();
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+        'the kubeconfig',
+      );
+    } finally {
+      await agent.stop('SIGTERM');
+    }
+    expect((await kubectlView(file)).users[0]?.user['client-certificate']).toBe(
+      join(work, 'pki', 'controller-manager', 'cert.pem'),
+    );
   }, 60_000);
 
   it('a symlink planted at the path is replaced, never followed; an unsafe directory is refused (exit 6)', async () => {
