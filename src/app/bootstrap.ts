@@ -27,6 +27,7 @@ import { scheduleFor } from './inspect-local.js';
 import { writeKubeconfigFiles } from './kubeconfig-files.js';
 import { loadConfig } from './load-config.js';
 import { publishState } from './publish.js';
+import { writeServiceAccountFiles } from './service-account-files.js';
 import { loadState, recordPass, type TokenState, tokenState } from './state.js';
 import { activateToken, prepareToken, resolveToken, type TokenSource } from './token.js';
 import { sessionSettings } from './vault-session.js';
@@ -225,6 +226,7 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
   printPassSummary(result, io);
   // The component kubeconfigs name the sets by path: written (when they differ) whatever `--only` picked.
   const kubeconfigs = args.dryRun ? undefined : await writeKubeconfigFiles(full, log);
+  const serviceAccount = args.dryRun ? undefined : await writeServiceAccountFiles(full, vault, log);
   if (!args.dryRun) {
     let info =
       token?.info && tokenState(token.info.ttlSeconds, token.info.renewable, token.info.periodSeconds);
@@ -253,6 +255,6 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
     vault_requests: totalRequests(vault),
     retries: vault.stats.retries,
   });
-  const failure = result.failure ?? kubeconfigs?.failure;
+  const failure = result.failure ?? kubeconfigs?.failure ?? serviceAccount?.failure;
   return failure ? failure.exitCode : ExitCode.ok;
 }

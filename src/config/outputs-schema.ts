@@ -1,9 +1,10 @@
 /**
  * The schema of the files the agent writes besides certificate sets: `kubeconfigs:` (a component's
- * kubeconfig referencing a set by path). Built from the value schemas of schema.ts (variables expanded,
+ * kubeconfig referencing a set by path) and `serviceAccountKey:` (the control plane's shared key pair). Built from the value schemas of schema.ts (variables expanded,
  * paths normalised), strict like the rest; the rules that span keys are in resolve-outputs.ts.
  */
 import * as z from '../util/zod.js';
+import { isMountPath } from './validate.js';
 
 /** `server:` of a kubeconfig: an https URL without credentials, query or fragment. */
 export function kubeServerProblem(value: string): string | undefined {
@@ -39,7 +40,19 @@ export function buildOutputSchemas<
     owner: z.optional(account),
     group: z.optional(account),
   });
+  const serviceAccountKey = strict({
+    key: absolutePath,
+    publicKeys: absolutePath,
+    owner: z.optional(account),
+    group: z.optional(account),
+    mount: z.optional(
+      checked((v) =>
+        isMountPath(v) ? undefined : `${JSON.stringify(v)} is not a mount path such as k8s/prod/kv`,
+      ),
+    ),
+  });
   return {
     kubeconfigs: z.array(kubeconfig, { error: 'must be a list of kubeconfig files' }),
+    serviceAccountKey,
   };
 }

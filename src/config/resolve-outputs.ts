@@ -1,10 +1,10 @@
 /**
- * The rules of `kubeconfigs:` that span keys: each names a certificate of this config that is a client
+ * The rules of `kubeconfigs:` and `serviceAccountKey:` that span keys: each names a certificate of this config that is a client
  * certificate, each file has its own path, and no file lies inside a set directory (the set writer owns
  * every name there and removes strangers).
  */
 import type { RawConfig } from './schema.js';
-import type { CertSpec, KubeconfigSpec } from './types.js';
+import type { CertSpec, KubeconfigSpec, ServiceAccountKeySpec } from './types.js';
 import type { ConfigIssue } from './yaml-source.js';
 
 const inside = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
@@ -52,4 +52,39 @@ export function resolveKubeconfigs(
       ...(k.group === undefined ? {} : { group: k.group }),
     };
   });
+}
+
+/** The key pair's two files: distinct, outside every set directory, not a kubeconfig's path. */
+export function resolveServiceAccountKey(
+  raw: RawConfig['serviceAccountKey'],
+  cluster: string,
+  certificates: readonly CertSpec[],
+  kubeconfigs: readonly KubeconfigSpec[],
+  issues: ConfigIssue[],
+): ServiceAccountKeySpec | undefined {
+  if (raw === undefined) return undefined;
+  const at = (key: string) => ['serviceAccountKey', key];
+  if (raw.key === raw.publicKeys) {
+    issues.push({ path: at('publicKeys'), message: `${raw.publicKeys} is also the path of key` });
+  }
+  for (const key of ['key', 'publicKeys'] as const) {
+    const path = raw[key];
+    const owner = certificates.find((c) => inside(path, c.files.dir));
+    if (owner !== undefined) {
+      issues.push({
+        path: at(key),
+        message: `${path} is inside the directory of certificate ${owner.name} (${owner.files.dir}); the agent keeps only its set there`,
+      });
+    }
+    if (kubeconfigs.some((k) => k.path === path)) {
+      issues.push({ path: at(key), message: `${path} is also the path of a kubeconfig` });
+    }
+  }
+  return {
+    key: raw.key,
+    publicKeys: raw.publicKeys,
+    ...(raw.owner === undefined ? {} : { owner: raw.owner }),
+    ...(raw.group === undefined ? {} : { group: raw.group }),
+    mount: raw.mount ?? `k8s/${cluster}/kv`,
+  };
 }

@@ -406,6 +406,7 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
       ),
     ),
     kubeconfigs: z.optional(outputs.kubeconfigs),
+    serviceAccountKey: z.optional(outputs.serviceAccountKey),
   });
 }
 

@@ -117,12 +117,26 @@ export interface KubeconfigSpec {
   group?: string;
 }
 
+/** The service-account key pair the control-plane nodes share, read from a KV v2 secret (`mount`). */
+export interface ServiceAccountKeySpec {
+  /** The signing key (PEM, 0600). */
+  key: string;
+  /** The verification bundle: the current public key and the previous ones still accepted (0600). */
+  publicKeys: string;
+  owner?: string;
+  group?: string;
+  /** KV v2 mount (default `k8s/<cluster>/kv`). */
+  mount: string;
+}
+
 export interface AgentConfig {
   cluster: string;
   vault: VaultSettings;
   certificates: CertSpec[];
   /** Kubeconfig files written after each pass (none when unset). */
   kubeconfigs?: KubeconfigSpec[];
+  /** Written by bootstrap after each pass (control-plane nodes). */
+  serviceAccountKey?: ServiceAccountKeySpec;
   metrics?: { textfile: string };
   /** Where the agent keeps its own state (last results, schedule). */
   stateDir: string;

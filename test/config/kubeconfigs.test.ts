@@ -114,3 +114,52 @@ describe('kubeconfigs', () => {
     expect(error.message).toMatch(message);
   });
 });
+
+describe('serviceAccountKey', () => {
+  const withKey = (...lines: string[]) => [...BASE, 'serviceAccountKey:', ...lines].join('\n');
+
+  it('resolves both paths, the owner and the default mount k8s/<cluster>/kv', () => {
+    const config = parseConfig(
+      withKey(
+        '  key: /etc/kubernetes/pki/sa.key',
+        '  publicKeys: /etc/kubernetes/pki/sa.pub',
+        '  owner: root',
+      ),
+      makeFacts(),
+    );
+    expect(config.serviceAccountKey).toEqual({
+      key: '/etc/kubernetes/pki/sa.key',
+      publicKeys: '/etc/kubernetes/pki/sa.pub',
+      owner: 'root',
+      mount: 'k8s/prod/kv',
+    });
+  });
+
+  it.each([
+    [
+      'an unknown key',
+      ['  key: /etc/k/sa.key', '  publicKeys: /etc/k/sa.pub', '  mode: "0644"'],
+      /serviceAccountKey\.mode: unknown key "mode" \(allowed keys here: key, publicKeys, owner, group, mount\)/,
+    ],
+    ['a missing publicKeys', ['  key: /etc/k/sa.key'], /serviceAccountKey\.publicKeys: is required/],
+    [
+      'one path for both',
+      ['  key: /etc/k/sa', '  publicKeys: /etc/k/sa'],
+      /serviceAccountKey\.publicKeys: \/etc\/k\/sa is also the path of key/,
+    ],
+    [
+      'a file inside a set directory',
+      ['  key: /etc/kubernetes/pki/apiserver/sa.key', '  publicKeys: /etc/k/sa.pub'],
+      /serviceAccountKey\.key: \/etc\/kubernetes\/pki\/apiserver\/sa\.key is inside the directory of certificate apiserver/,
+    ],
+    [
+      'a bad mount',
+      ['  key: /etc/k/sa.key', '  publicKeys: /etc/k/sa.pub', '  mount: "/kv/"'],
+      /serviceAccountKey\.mount: "\/kv\/" is not a mount path/,
+    ],
+  ])('refuses %s (exit 3)', (_what, lines, message) => {
+    const error = errorOf(withKey(...lines));
+    expect(error.exitCode).toBe(3);
+    expect(error.message).toMatch(message);
+  });
+});
