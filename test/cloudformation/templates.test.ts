@@ -303,6 +303,25 @@ describe('rendered user data', () => {
     }
   });
 
+  it("control plane: the agent config writes the components' kubeconfigs and the service-account key pair", () => {
+    for (const r of rendered.filter((x) => x.file === 'control-plane.yaml')) {
+      const text =
+        writeFilesOf(r.text).find((f) => f.path === '/etc/vault-pki-agent/config.yaml')?.content ?? '';
+      const config = parse(text) as {
+        kubeconfigs: { path: string; certificate: string; server: string }[];
+        serviceAccountKey: { key: string; publicKeys: string };
+      };
+      expect(config.kubeconfigs.map((k) => [k.path, k.certificate, k.server])).toEqual([
+        ['/etc/kubernetes/controller-manager.conf', 'controller-manager', 'https://127.0.0.1:6443'],
+        ['/etc/kubernetes/scheduler.conf', 'scheduler', 'https://127.0.0.1:6443'],
+      ]);
+      expect(config.serviceAccountKey).toEqual({
+        key: '/etc/kubernetes/pki/sa.key',
+        publicKeys: '/etc/kubernetes/pki/sa.pub',
+      });
+    }
+  });
+
   it('each rendered agent config is accepted by the agent (`check`, no Vault calls)', () => {
     for (const r of rendered) {
       const config = writeFilesOf(r.text).find((f) => f.path === '/etc/vault-pki-agent/config.yaml');
