@@ -10,8 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { WriteError } from '../errors.js';
 import { syncDirectory, toWriteError } from './fs-ops.js';
-import { mkdir, open, rename, unlink } from './local-fs.js';
+import { lstat, mkdir, open, rename, unlink } from './local-fs.js';
 import { type OwnershipSources, primaryGroupOf, resolveOwnership } from './owners.js';
 import { agentUid, readRegularFile } from './root-owned.js';
 import { assertSafeTarget } from './safety.js';
@@ -33,11 +34,29 @@ export interface OwnedFileResult {
 
 const MAX_OWNED_FILE_BYTES = 1024 * 1024;
 
+/**
+ * The parent is checked like a set directory's parents, not like the set directory the writer makes itself:
+ * writable by its group (without the sticky bit) lets that group swap the file, so it is refused too.
+ */
+async function checkedParent(parent: string, real: string): Promise<string> {
+  const st = await lstat(real).catch((error: unknown) => {
+    throw toWriteError(error, 'inspect', real);
+  });
+  if (st.mode & 0o020 && !(st.mode & 0o1000)) {
+    throw new WriteError(
+      'unsafe-target',
+      `refusing to write under ${parent}: ${real} is writable by group ${st.gid} without the sticky bit`,
+      { details: { path: parent } },
+    );
+  }
+  return real;
+}
+
 async function safeParent(path: string): Promise<string> {
   const parent = dirname(path);
   const trusted = trustedUids();
   const first = await assertSafeTarget(parent, trusted);
-  if (first.real !== undefined) return first.real;
+  if (first.real !== undefined) return checkedParent(parent, first.real);
   try {
     await mkdir(parent, { recursive: true, mode: 0o755 });
   } catch (error) {
@@ -45,7 +64,7 @@ async function safeParent(path: string): Promise<string> {
   }
   const again = await assertSafeTarget(parent, trusted);
   if (again.real === undefined) throw toWriteError(new Error('vanished'), 'create directory', parent);
-  return again.real;
+  return checkedParent(parent, again.real);
 }
 
 /** Writes `content` to `spec.path` unless the file already holds exactly it with the right owner and mode. */

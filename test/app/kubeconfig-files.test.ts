@@ -238,5 +238,14 @@ describe('component kubeconfigs (real OpenBao, real kubectl)', () => {
     expect(refused.code).toBe(6);
     expect(refused.stderr).toMatch(/refusing to write certificates under .*open: .* is world-writable/);
     expect(() => lstatSync(join(open, 'admin.conf'))).toThrow();
+
+    // Writable by its group (no sticky bit): the group could swap the file too.
+    chmodSync(open, 0o775);
+    const byGroup = await runAgent(['bootstrap', '--config', config]);
+    expect(byGroup.code).toBe(6);
+    expect(byGroup.stderr).toMatch(
+      /refusing to write under .*open: .* is writable by group \d+ without the sticky bit/,
+    );
+    expect(() => lstatSync(join(open, 'admin.conf'))).toThrow();
   }, 60_000);
 });
