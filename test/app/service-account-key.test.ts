@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgent } from '../support/agent.js';
+import { runAgent, startAgent, waitFor } from '../support/agent.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 
 let vault: TestVault;
@@ -36,6 +36,10 @@ const keyFile = () => join(work, 'kubernetes', 'pki', 'sa.key');
 const pubFile = () => join(work, 'kubernetes', 'pki', 'sa.pub');
 
 async function bootstrap() {
+  return runAgent(['bootstrap', '--config', await writeConfig()]);
+}
+
+async function writeConfig(): Promise<string> {
   const tokenFile = join(work, 'token');
   writeFileSync(tokenFile, `${await tokenFor('control-plane')}\n`, { mode: 0o600 });
   const config = join(work, 'config.yaml');
@@ -57,7 +61,7 @@ async function bootstrap() {
       '',
     ].join('\n'),
   );
-  return runAgent(['bootstrap', '--config', config]);
+  return config;
 }
 
 /** A JWT-like token (RS256): header.payload.signature, base64url. */
@@ -151,6 +155,28 @@ describe('the service-account key pair (real OpenBao, bundled agent)', () => {
     expect([keyFile(), pubFile()].map((f) => ({ ino: statSync(f).ino, mtime: statSync(f).mtimeMs }))).toEqual(
       before,
     );
+  }, 60_000);
+
+  it('`run` writes them after each pass too', async () => {
+    rmSync(keyFile(), { force: true });
+    rmSync(pubFile(), { force: true });
+    const agent = startAgent(['run', '--config', await writeConfig()]);
+    try {
+      await waitFor(
+        () => {
+          try {
+            return statSync(pubFile()).isFile();
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+        'the service-account files',
+      );
+    } finally {
+      await agent.stop('SIGTERM');
+    }
+    expect(readFileSync(keyFile(), 'utf8').trim()).toBe((await secret()).privateKey.trim());
   }, 60_000);
 
   it('rotation: the new signing key is written; tokens signed with the previous key keep verifying', async () => {
