@@ -24,8 +24,10 @@ import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 import { type PassPorts, type PassResult, runCertificatePass } from './certificate-pass.js';
 import { loggerFor, timeoutMsOf } from './cli-context.js';
 import { scheduleFor } from './inspect-local.js';
+import { writeKubeconfigFiles } from './kubeconfig-files.js';
 import { loadConfig } from './load-config.js';
 import { publishState } from './publish.js';
+import { writeServiceAccountFiles } from './service-account-files.js';
 import { loadState, recordPass, type TokenState, tokenState } from './state.js';
 import { activateToken, prepareToken, resolveToken, type TokenSource } from './token.js';
 import { sessionSettings } from './vault-session.js';
@@ -222,6 +224,9 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
     },
   );
   printPassSummary(result, io);
+  // The component kubeconfigs name the sets by path: written (when they differ) whatever `--only` picked.
+  const kubeconfigs = args.dryRun ? undefined : await writeKubeconfigFiles(full, log);
+  const serviceAccount = args.dryRun ? undefined : await writeServiceAccountFiles(full, vault, log);
   if (!args.dryRun) {
     let info =
       token?.info && tokenState(token.info.ttlSeconds, token.info.renewable, token.info.periodSeconds);
@@ -250,5 +255,6 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
     vault_requests: totalRequests(vault),
     retries: vault.stats.retries,
   });
-  return result.failure ? result.failure.exitCode : ExitCode.ok;
+  const failure = result.failure ?? kubeconfigs?.failure ?? serviceAccount?.failure;
+  return failure ? failure.exitCode : ExitCode.ok;
 }

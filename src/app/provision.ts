@@ -13,6 +13,7 @@ import {
   parseProvisionFile,
   resolveProvisionSettings,
 } from '../provision/provision-settings.js';
+import { provisionServiceAccountKey } from '../provision/service-account-key.js';
 import { applyChanges, readObservedState } from '../provision/vault-state.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import { loggerFor } from './cli-context.js';
@@ -24,6 +25,7 @@ export interface ProvisionArgs extends SessionArgs {
   parent?: string;
   engineerAuth?: string;
   provisionConfig?: string;
+  rotateServiceAccountKey?: boolean;
 }
 
 export async function loadProvisionFile(path: string | undefined): Promise<ProvisionFile> {
@@ -69,8 +71,19 @@ export async function runProvision(args: ProvisionArgs, io: CliIo): Promise<numb
   const observed = await readObservedState(vault, desired);
   const plan = planChanges(desired, observed);
   io.stdout(formatPlan(plan));
-  if (args.plan || plan.changes.length === 0) return ExitCode.ok;
-  await applyChanges(vault, plan.changes, log);
-  log.info('provision finished', { cluster: provision.cluster, changes: plan.changes.length });
+  if (!args.plan && plan.changes.length > 0) await applyChanges(vault, plan.changes, log);
+  // The service-account key pair: reads only when it exists (a run without changes still writes nothing).
+  const saLines = await provisionServiceAccountKey(
+    vault,
+    provision.cluster,
+    { plan: args.plan === true, rotate: args.rotateServiceAccountKey === true },
+    log,
+  );
+  if (saLines.length > 0) io.stdout(`${saLines.join('\n')}\n`);
+  if (args.plan || plan.changes.length + saLines.length === 0) return ExitCode.ok;
+  log.info('provision finished', {
+    cluster: provision.cluster,
+    changes: plan.changes.length + saLines.length,
+  });
   return ExitCode.ok;
 }

@@ -25,7 +25,9 @@ import {
 import { runCertificatePass } from './certificate-pass.js';
 import { loggerFor, timeoutMsOf } from './cli-context.js';
 import { scheduleFor } from './inspect-local.js';
+import { writeKubeconfigFiles } from './kubeconfig-files.js';
 import { publishState } from './publish.js';
+import { writeServiceAccountFiles } from './service-account-files.js';
 import { loadState, recordPass, tokenState } from './state.js';
 import { activateToken, readTokenFile } from './token.js';
 
@@ -244,6 +246,9 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
         mountCas,
       });
       if (passNumber === 0) printPassSummary(result, io);
+      // Failures are logged inside; the next pass tries again.
+      await writeKubeconfigFiles(config, log);
+      await writeServiceAccountFiles(config, vault, log);
     } catch (error) {
       // Vault unreachable while reading CAs etc.: keep the sets on disk, retry with backoff.
       log.error('pass failed', {

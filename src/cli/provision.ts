@@ -32,6 +32,12 @@ export const provisionCommand: CommandModule = {
       type: 'string',
       describe: 'YAML file overriding names, TTLs and name constraints (docs/OPERATORS.md)',
     },
+    'rotate-service-account-key': {
+      type: 'boolean',
+      default: false,
+      describe:
+        'new service-account signing key; the previous public keys stay in the verification set (docs/OPERATORS.md)',
+    },
     'vault-addr': { type: 'string', describe: 'Vault address (default VAULT_ADDR)' },
   },
   run: async (args, io) => {

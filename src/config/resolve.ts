@@ -4,6 +4,7 @@
  */
 import type { HostFacts } from '../host/types.js';
 import { defaultMountNaming, expandPreset, type PresetName, splitSans } from './presets.js';
+import { resolveKubeconfigs, resolveServiceAccountKey } from './resolve-outputs.js';
 import type { RawCertificate, RawConfig } from './schema.js';
 import type {
   ActionSpec,
@@ -192,10 +193,20 @@ export function resolveConfig(raw: RawConfig, host: HostFacts, certOrder: readon
     });
   }
 
+  const kubeconfigs = resolveKubeconfigs(raw.kubeconfigs, certificates, issues);
+  const serviceAccountKey = resolveServiceAccountKey(
+    raw.serviceAccountKey,
+    cluster,
+    certificates,
+    kubeconfigs ?? [],
+    issues,
+  );
   const config: AgentConfig = {
     cluster,
     vault: resolveVault(raw),
     certificates,
+    ...(kubeconfigs === undefined ? {} : { kubeconfigs }),
+    ...(serviceAccountKey === undefined ? {} : { serviceAccountKey }),
     ...(raw.metrics === undefined ? {} : { metrics: { textfile: raw.metrics.textfile } }),
     stateDir: raw.stateDir ?? DEFAULTS.stateDir,
     mounts,

@@ -8,6 +8,7 @@
 import { parseDurationSeconds } from '../util/duration.js';
 import * as z from '../util/zod.js';
 import { fileModeProblem, ttlProblem } from './limits.js';
+import { buildOutputSchemas } from './outputs-schema.js';
 import { isPresetName, PRESET_NAMES } from './presets.js';
 import {
   checkAbsolutePath,
@@ -301,6 +302,8 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
     return problem === 'credentials' ? 'must not contain credentials' : undefined;
   });
 
+  const outputs = buildOutputSchemas({ strict, absolutePath, account, checked });
+
   return strict({
     cluster: z.pipe(
       expanded(true),
@@ -402,6 +405,8 @@ export function buildConfigSchema(facts: VariableFacts, cluster: string | undefi
         { error: 'must be a mapping of certificate name to settings' },
       ),
     ),
+    kubeconfigs: z.optional(outputs.kubeconfigs),
+    serviceAccountKey: z.optional(outputs.serviceAccountKey),
   });
 }
 

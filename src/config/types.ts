@@ -104,10 +104,39 @@ export interface NodeParams {
   dnsDomain: string;
 }
 
+/**
+ * A component's kubeconfig (as kubeadm writes them): the cluster's CA, client certificate and key are
+ * the set's files by path, so a renewal changes nothing in it.
+ */
+export interface KubeconfigSpec {
+  path: string;
+  /** The certificate (name under `certificates:`) whose set the file points at. */
+  certificate: string;
+  server: string;
+  owner?: string;
+  group?: string;
+}
+
+/** The service-account key pair the control-plane nodes share, read from a KV v2 secret (`mount`). */
+export interface ServiceAccountKeySpec {
+  /** The signing key (PEM, 0600). */
+  key: string;
+  /** The verification bundle: the current public key and the previous ones still accepted (0600). */
+  publicKeys: string;
+  owner?: string;
+  group?: string;
+  /** KV v2 mount (default `k8s/<cluster>/kv`). */
+  mount: string;
+}
+
 export interface AgentConfig {
   cluster: string;
   vault: VaultSettings;
   certificates: CertSpec[];
+  /** Kubeconfig files written after each pass (none when unset). */
+  kubeconfigs?: KubeconfigSpec[];
+  /** Written by bootstrap after each pass (control-plane nodes). */
+  serviceAccountKey?: ServiceAccountKeySpec;
   metrics?: { textfile: string };
   /** Where the agent keeps its own state (last results, schedule). */
   stateDir: string;

@@ -22,6 +22,7 @@ import {
   type ProvisionSettings,
   type RoleTuning,
 } from './provision-settings.js';
+import { secretReads } from './service-account-key.js';
 
 export type FieldValue = string | number | boolean | string[];
 
@@ -263,11 +264,17 @@ function roleFields(
 }
 
 /** One `path` block per granted path, plus the token's own lifecycle (the default policy is left off). */
-export function policyHcl(cluster: string, nodeType: NodeType, grants: readonly string[]): string {
+export function policyHcl(
+  cluster: string,
+  nodeType: NodeType,
+  grants: readonly string[],
+  reads: readonly string[] = [],
+): string {
   const lines = [
     `# vault-pki-agent provision: node type ${nodeType} of cluster ${cluster}. Managed: edits are reverted.`,
   ];
   for (const path of grants) lines.push(`path "${path}" {`, '  capabilities = ["update"]', '}');
+  for (const path of reads) lines.push(`path "${path}" {`, '  capabilities = ["read"]', '}');
   lines.push(
     'path "auth/token/lookup-self" {',
     '  capabilities = ["read"]',
@@ -387,7 +394,9 @@ export function computeDesiredState(settings: ProvisionSettings, vaultAddress: s
       id: `policy ${name}`,
       name,
       nodeType,
-      fields: { policy: policyHcl(settings.cluster, nodeType, grants) },
+      fields: {
+        policy: policyHcl(settings.cluster, nodeType, grants, secretReads(settings.cluster, nodeType)),
+      },
     });
   }
 

@@ -277,6 +277,51 @@ describe('rendered user data', () => {
     }
   });
 
+  it('control plane: kube-apiserver reaches etcd through the shipped grpc-proxy unit on localhost', () => {
+    const unitText = readFileSync(join(import.meta.dirname, '../../units/etcd-grpc-proxy.service'), 'utf8');
+    const listen = /--listen-addr=(\S+)/.exec(unitText)?.[1];
+    expect(listen).toBe('127.0.0.1:23790');
+    for (const r of rendered.filter((x) => x.file === 'control-plane.yaml')) {
+      const files = writeFilesOf(r.text);
+      const content = (path: string) => files.find((f) => f.path === path)?.content ?? '';
+      expect(content('/etc/etcd-grpc-proxy/endpoints.env')).toContain(
+        'ETCD_GRPC_PROXY_ENDPOINTS=https://10.0.1.10:2379,https://10.0.2.10:2379,https://10.0.3.10:2379\n',
+      );
+      expect(content('/etc/kubernetes/kube-apiserver-etcd.env')).toContain(
+        `KUBE_APISERVER_ETCD_SERVERS=http://${listen}\n`,
+      );
+      const dropIn = content('/etc/systemd/system/kube-apiserver.service.d/20-etcd-grpc-proxy.conf');
+      expect(dropIn).toContain('Wants=etcd-grpc-proxy.service');
+      expect(dropIn).toContain('After=etcd-grpc-proxy.service');
+      expect(dropIn).toContain('EnvironmentFile=/etc/kubernetes/kube-apiserver-etcd.env');
+      // The set the unit's --cert/--key/--cacert name is the one the agent config asks for.
+      const config = content('/etc/vault-pki-agent/config.yaml');
+      expect(config).toMatch(
+        /preset: etcd-grpc-proxy\n\s+files: \{ dir: \/etc\/kubernetes\/pki\/etcd-grpc-proxy \}/,
+      );
+      expect(unitText).toContain('--cert=/etc/kubernetes/pki/etcd-grpc-proxy/cert.pem');
+    }
+  });
+
+  it("control plane: the agent config writes the components' kubeconfigs and the service-account key pair", () => {
+    for (const r of rendered.filter((x) => x.file === 'control-plane.yaml')) {
+      const text =
+        writeFilesOf(r.text).find((f) => f.path === '/etc/vault-pki-agent/config.yaml')?.content ?? '';
+      const config = parse(text) as {
+        kubeconfigs: { path: string; certificate: string; server: string }[];
+        serviceAccountKey: { key: string; publicKeys: string };
+      };
+      expect(config.kubeconfigs.map((k) => [k.path, k.certificate, k.server])).toEqual([
+        ['/etc/kubernetes/controller-manager.conf', 'controller-manager', 'https://127.0.0.1:6443'],
+        ['/etc/kubernetes/scheduler.conf', 'scheduler', 'https://127.0.0.1:6443'],
+      ]);
+      expect(config.serviceAccountKey).toEqual({
+        key: '/etc/kubernetes/pki/sa.key',
+        publicKeys: '/etc/kubernetes/pki/sa.pub',
+      });
+    }
+  });
+
   it('each rendered agent config is accepted by the agent (`check`, no Vault calls)', () => {
     for (const r of rendered) {
       const config = writeFilesOf(r.text).find((f) => f.path === '/etc/vault-pki-agent/config.yaml');

@@ -552,5 +552,80 @@ describe.skipIf(etcdSkip)(
       await waitFor(() => !isRunning(withCn.proc.pid), 15_000, 'grpc-proxy with a CN to exit');
       expect(withCn.log()).toContain('cert has non empty Common Name (kube-apiserver-etcd-client)');
     }, 120_000);
+
+    it("the shipped etcd-grpc-proxy.service, run with exactly its ExecStart and the template's endpoints on an agent-written set, serves reads and writes on 127.0.0.1", async () => {
+      if (!cluster) throw new Error('the etcd of the first test did not start');
+      // The agent, with a control-plane token, writes the set at the path the unit names (under `root`).
+      const nodeRoot = join(root, 'control-plane');
+      const tokenFile = join(nodeRoot, 'token');
+      mkdirSync(nodeRoot, { recursive: true });
+      writeFileSync(tokenFile, `${await tokenFor('c1', 'control-plane')}\n`, { mode: 0o600 });
+      const configFile = join(nodeRoot, 'config.yaml');
+      writeFileSync(
+        configFile,
+        [
+          'cluster: c1',
+          `vault: { address: ${vault.address}, tokenFile: ${tokenFile} }`,
+          `stateDir: ${join(nodeRoot, 'state')}`,
+          'node: { name: control-plane-1, ip: 10.0.0.20 }',
+          'certificates:',
+          '  etcd-grpc-proxy:',
+          '    preset: etcd-grpc-proxy',
+          `    files: { dir: ${join(nodeRoot, 'etc/kubernetes/pki/etcd-grpc-proxy')} }`,
+          '',
+        ].join('\n'),
+      );
+      const boot = await runAgent(['bootstrap', '--config', configFile]);
+      expect(boot.code, boot.stderr).toBe(0);
+
+      // The unit's ExecStart, word for word; its EnvironmentFile as the control-plane template writes it.
+      const unitText = readFileSync(join(import.meta.dirname, '../../units/etcd-grpc-proxy.service'), 'utf8');
+      const execStart = /^ExecStart=(.+)$/m.exec(unitText)?.[1] ?? '';
+      const [userData] = renderUserData(
+        'control-plane.yaml',
+        sampleValues({ EtcdEndpoints: cluster.endpoints.join(',') }),
+      );
+      const envText =
+        writeFilesOf(userData?.text ?? '').find((f) => f.path === '/etc/etcd-grpc-proxy/endpoints.env')
+          ?.content ?? '';
+      const endpoints = /^ETCD_GRPC_PROXY_ENDPOINTS=(.+)$/m.exec(envText)?.[1];
+      expect(endpoints).toBe(cluster.endpoints.join(','));
+      const [program, ...args] = execStart
+        .split(/\s+/)
+        .map((a) => a.replace(/\$\{ETCD_GRPC_PROXY_ENDPOINTS\}/, endpoints ?? ''))
+        .map((a) => a.replace(/=\/etc\//, `=${nodeRoot}/etc/`));
+      expect(program).toBe('/usr/bin/etcd');
+      const listen = args.find((a) => a.startsWith('--listen-addr='))?.slice('--listen-addr='.length);
+      expect(listen).toBe('127.0.0.1:23790');
+
+      // In the member's network namespace: its own loopback, so the unit's fixed port is free there.
+      const ns = network.namespaces[0] as string;
+      const logFile = join(root, 'grpc-proxy-unit.log');
+      const proc = await spawnGuarded('ip', ['netns', 'exec', ns, etcdBinary('etcd'), ...args], {
+        logFile,
+        env: { PATH: process.env.PATH },
+      });
+      proxies.push(proc);
+      const ctl = (argv: string[]) =>
+        network.exec(
+          0,
+          [etcdBinary('etcdctl'), `--endpoints=http://${listen}`, '--dial-timeout=2s', ...argv],
+          {
+            env: { PATH: process.env.PATH, ETCDCTL_API: '3' },
+          },
+        );
+      let put = await ctl(['put', '/registry/through-the-proxy', 'v1']);
+      for (let i = 0; i < 50 && put.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        put = await ctl(['put', '/registry/through-the-proxy', 'v1']);
+      }
+      expect(put.code, `${put.stderr}\n${readFileSync(logFile, 'utf8')}`).toBe(0);
+      const read = await ctl(['get', '/registry/', '--prefix']);
+      expect(read.stdout).toContain('through-the-proxy');
+      expect(read.stdout).toContain('s3cret');
+      // Written through the proxy, read straight from the member with the apiserver's client certificate.
+      const direct = await cluster.etcdctl(['get', '/registry/through-the-proxy'], apiserver!);
+      expect(direct.stdout).toContain('v1');
+    }, 120_000);
   },
 );

@@ -201,6 +201,7 @@ export function sampleValues(overrides: Record<string, string> = {}): Record<str
     SubnetIds: 'subnet-0aaa,subnet-0bbb',
     SecurityGroupIds: 'sg-0aaa',
     ApiLoadBalancerDns: 'api.c1.example.internal',
+    EtcdEndpoints: 'https://10.0.1.10:2379,https://10.0.2.10:2379,https://10.0.3.10:2379',
     EtcdDomain: 'etcd.c1.example.internal',
     Member1SubnetId: 'subnet-0aaa',
     Member1Address: '10.0.1.10',

@@ -25,6 +25,8 @@ const UNITS = resolve(import.meta.dirname, '../../units');
 const COMPONENTS = ['etcd', 'etcd-member', 'kube-apiserver', 'kubelet'] as const;
 const UNIT_FILES = readdirSync(UNITS).filter((f) => /\.(service|timer)$/.test(f));
 const SERVICES = UNIT_FILES.filter((f) => f.endsWith('.service'));
+/** The agent's own services (one sandbox); the others are components the agent's output feeds. */
+const AGENT_SERVICES = SERVICES.filter((f) => f.startsWith('vault-pki-agent'));
 
 const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
 const SKIP = analyze.error ? `systemd-analyze unavailable (${analyze.error.message})` : undefined;
@@ -42,7 +44,12 @@ function makeRoot(): string {
   const root = mkdtempSync(join(tmpdir(), 'vpa-units-'));
   cpSync(SYSTEM_UNITS!, join(root, 'usr/lib/systemd/system'), { recursive: true });
   // Stand-ins for the executables the units name; verify only checks they are executable.
-  for (const exe of ['usr/local/bin/vault-pki-agent', 'bin/kill', 'usr/local/bin/component-stand-in']) {
+  for (const exe of [
+    'usr/local/bin/vault-pki-agent',
+    'bin/kill',
+    'usr/local/bin/component-stand-in',
+    'usr/bin/etcd',
+  ]) {
     mkdirSync(join(root, exe, '..'), { recursive: true });
     writeFileSync(join(root, exe), '#!/bin/sh\nexit 0\n');
     chmodSync(join(root, exe), 0o755);
@@ -106,6 +113,7 @@ describe.skipIf(SKIP !== undefined || SYSTEM_UNITS === undefined)(
 
     it('ships the units the SPEC names', () => {
       expect(UNIT_FILES.sort()).toEqual([
+        'etcd-grpc-proxy.service',
         'vault-pki-agent-renew.service',
         'vault-pki-agent-renew.timer',
         'vault-pki-agent-run.service',
@@ -229,13 +237,34 @@ describe('unit contents', () => {
     }
   });
 
+  it('etcd-grpc-proxy.service: grpc-proxy on 127.0.0.1 only, upstream TLS from the agent-written set, after the boot run', () => {
+    const u = unit('etcd-grpc-proxy.service');
+    expect(words(u.Unit!.After)).toContain('vault-pki-agent.service');
+    expect(words(u.Unit!.Wants)).toContain('vault-pki-agent.service');
+    expect(words(u.Unit!.Before)).toContain('kube-apiserver.service');
+    const argv = words(u.Service!.ExecStart);
+    expect(argv.slice(0, 3)).toEqual(['/usr/bin/etcd', 'grpc-proxy', 'start']);
+    const flag = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    expect(flag('listen-addr')).toBe('127.0.0.1:23790');
+    expect(flag('endpoints')).toBe(`\${ETCD_GRPC_PROXY_ENDPOINTS}`);
+    const dir = '/etc/kubernetes/pki/etcd-grpc-proxy';
+    expect([flag('cert'), flag('key'), flag('cacert')]).toEqual([
+      `${dir}/cert.pem`,
+      `${dir}/key.pem`,
+      `${dir}/ca.pem`,
+    ]);
+    // Its own TLS listener flags would demand client certificates the apiserver's localhost dial lacks.
+    expect(argv.filter((a) => /^--(cert-file|key-file|trusted-ca-file)=/.test(a))).toEqual([]);
+    expect(u.Service!.CapabilityBoundingSet).toEqual(['']);
+  });
+
   it('the three services share one sandbox that still lets the agent write certificates and run systemctl', () => {
     const sandbox = (file: string) => {
       const text = readFileSync(join(UNITS, file), 'utf8');
       return text.slice(text.indexOf('ProtectSystem='), text.indexOf('UMask='));
     };
     const reference = sandbox('vault-pki-agent.service');
-    for (const file of SERVICES) expect(sandbox(file), file).toBe(reference);
+    for (const file of AGENT_SERVICES) expect(sandbox(file), file).toBe(reference);
     const s = unit('vault-pki-agent.service').Service!;
     expect(s.ProtectSystem).toEqual(['full']);
     expect(words(s.ReadWritePaths)).toEqual(
