@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { ConfigError } from '../../src/errors.js';
-import { makeFacts } from './config-facts.js';
+import { makeFacts } from '../support/config-facts.js';
 
 const BASE = [
   'cluster: prod',
