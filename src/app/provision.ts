@@ -5,7 +5,6 @@
 
 import type { CliIo } from '../cli/run-cli.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
-import { readFile } from '../files/local-fs.js';
 import { computeDesiredState } from '../provision/desired-state.js';
 import { formatPlan, planChanges } from '../provision/diff.js';
 import {
@@ -15,6 +14,7 @@ import {
 } from '../provision/provision-settings.js';
 import { provisionServiceAccountKey } from '../provision/service-account-key.js';
 import { applyChanges, readObservedState } from '../provision/vault-state.js';
+import { readSmallFile, SmallFileError } from '../util/small-file.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import { loggerFor } from './cli-context.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
@@ -32,11 +32,16 @@ export async function loadProvisionFile(path: string | undefined): Promise<Provi
   if (!path) return {};
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Regular files only, 1 MiB at most, never blocking (a FIFO or /dev/zero is refused at once).
+    text = readSmallFile(path, 1024 * 1024).data.toString('utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read provision config ${path}: ${(error as NodeJS.ErrnoException).code}`, {
-      cause: error,
-    });
+    const e = error as NodeJS.ErrnoException;
+    throw new ConfigError(
+      `cannot read provision config ${path}: ${e instanceof SmallFileError ? e.message : e.code}`,
+      {
+        cause: error,
+      },
+    );
   }
   return parseProvisionFile(text, path);
 }

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-file.js';
-import { mkdir, readFile } from '../files/local-fs.js';
+import { mkdir } from '../files/local-fs.js';
+import { readSmallFile } from '../util/small-file.js';
 
 export function credentialCacheDir(env: Record<string, string | undefined>): string {
   const base = env.XDG_CACHE_HOME?.trim() || join(env.HOME?.trim() || homedir(), '.cache');
@@ -25,7 +26,8 @@ export function hashToken(token: string): string {
 /** The parsed cache file, or undefined when it is missing or unreadable (then a new credential is issued). */
 export async function readCredentialCache(path: string): Promise<unknown> {
   try {
-    return JSON.parse(await readFile(path, 'utf8'));
+    // Bounded and non-blocking: a FIFO or a huge file in the cache directory means "no cache", never a hang.
+    return JSON.parse(readSmallFile(path, 64 * 1024).data.toString('utf8'));
   } catch {
     return undefined;
   }

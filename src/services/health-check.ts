@@ -6,9 +6,12 @@
 
 import type { HealthCheckSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
-import { readFile } from '../files/local-fs.js';
+import { readSmallFile } from '../util/small-file.js';
 import { childEnvironment } from './child-env.js';
 import { loadExeca } from './load-execa.js';
+
+/** Larger than any certificate set file (a chain of a few certificates is a few KB). */
+const MAX_SET_FILE_BYTES = 4 * 1024 * 1024;
 
 export interface HealthCheckFiles {
   /** Paths of the set's visible files. */
@@ -60,8 +63,21 @@ export async function runHealthCheck(
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const deadline = now() + check.timeoutMs;
   let last = 'not run';
+  // The set's files may belong to the consumer (key.pem does): read them bounded and non-blocking, as every
+  // other read of a set, so a file grown to gigabytes or a lease cannot exhaust or stall the root agent.
+  const read = (path: string): Buffer => {
+    try {
+      return readSmallFile(path, MAX_SET_FILE_BYTES).data;
+    } catch (error) {
+      throw new WriteError(
+        'health-check-failed',
+        `certificate "${certName}": health check cannot read ${path}: ${(error as Error).message}`,
+        { details: { certificate: certName } },
+      );
+    }
+  };
   const material = check.tls
-    ? { cert: await readFile(files.cert), key: await readFile(files.key), ca: await readFile(files.ca) }
+    ? { cert: read(files.cert), key: read(files.key), ca: read(files.ca) }
     : undefined;
   for (let attempt = 0; ; attempt++) {
     const left = Math.max(1, deadline - now());
