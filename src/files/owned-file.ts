@@ -12,7 +12,8 @@ import { constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { WriteError } from '../errors.js';
 import { syncDirectory, toWriteError } from './fs-ops.js';
-import { lstat, mkdir, open, rename, unlink } from './local-fs.js';
+import { lstat, open, rename, unlink } from './local-fs.js';
+import { makeDirectories } from './make-directories.js';
 import { type OwnershipSources, primaryGroupOf, resolveOwnership } from './owners.js';
 import { agentUid, readRegularFile } from './root-owned.js';
 import { assertSafeTarget } from './safety.js';
@@ -57,11 +58,7 @@ async function safeParent(path: string): Promise<string> {
   const trusted = trustedUids();
   const first = await assertSafeTarget(parent, trusted);
   if (first.real !== undefined) return checkedParent(parent, first.real);
-  try {
-    await mkdir(parent, { recursive: true, mode: 0o755 });
-  } catch (error) {
-    throw toWriteError(error, 'create directory', parent);
-  }
+  await makeDirectories(parent, trusted, 0o755);
   const again = await assertSafeTarget(parent, trusted);
   if (again.real === undefined) throw toWriteError(new Error('vanished'), 'create directory', parent);
   return checkedParent(parent, again.real);

@@ -7,7 +7,7 @@ import type { Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FilesSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
-import { attempt, errnoOf, syncDirectory, toWriteError } from './fs-ops.js';
+import { attempt, syncDirectory, toWriteError } from './fs-ops.js';
 import {
   DATA_LINK,
   DATA_TMP,
@@ -20,7 +20,8 @@ import {
   readLockHolder,
   TAKEOVER_FILE,
 } from './layout.js';
-import { lstatIfExists, mkdir, readdir, readlink, stat } from './local-fs.js';
+import { lstatIfExists, readdir, readlink, stat } from './local-fs.js';
+import { makeDirectories } from './make-directories.js';
 import type { Ownership } from './owners.js';
 import {
   agentUid,
@@ -100,15 +101,9 @@ export async function secureSetDirectory(
   if (!target.real) {
     if (!create) return { exists: false, changes };
     const parent = dirname(spec.dir);
-    await attempt('create', parent, () => mkdir(parent, { recursive: true, mode: 0o755 }));
-    await attempt('create', spec.dir, async () => {
-      try {
-        await mkdir(spec.dir, { mode: 0o700 });
-        changes.push(`${spec.dir}: created`);
-      } catch (error) {
-        if (errnoOf(error) !== 'EEXIST') throw error;
-      }
-    });
+    // One component at a time, each checked before the next: never through a link planted meanwhile.
+    if ((await makeDirectories(spec.dir, trusted, 0o755, 0o700)).length > 0)
+      changes.push(`${spec.dir}: created`);
     await syncDirectory(parent);
     // Again, now that it all exists: someone may have put a directory of their own on the way meanwhile.
     target = await assertSafeTarget(spec.dir, trusted, ids.uid);

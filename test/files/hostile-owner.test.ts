@@ -274,6 +274,45 @@ describe('the set owner attacks the root agent (real second user)', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('..2'))).toHaveLength(1);
   });
 
+  it('a sticky world-writable parent: a symlink raced in at a missing directory of the path makes root create nothing outside (review F1)', async (ctx) => {
+    if (!who) return ctx.skip(needRoot);
+    const sticky = join(base, 'sticky-missing');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const missing = join(sticky, 'missing');
+    const spec = ownerSpec(join(missing, 'set'), who);
+    const v = victims('sticky-missing');
+    const before = v.all();
+    // Any local user: plant a link at the missing name and take it away again, as fast as possible.
+    const loop = startAttackLoop(
+      who,
+      'try { fs.symlinkSync(args[1], args[0]); } catch {} try { fs.unlinkSync(args[0]); } catch {}',
+      20_000,
+      missing,
+      v.dir,
+    );
+    let rounds = 0;
+    let tries = 0;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const until = Date.now() + 8_000;
+      while (Date.now() < until && tries < 150) {
+        tries++;
+        const r = await outcome(writeCertificateSet(spec, asFiles(A)));
+        if (AgentError.is(r)) expect(['unsafe-target', 'write-failed']).toContain(r.code);
+        if (v.all().join() !== before.join()) break;
+        // Root made the path: take it away so that the next try races the creation again.
+        if (lstatSync(missing, { throwIfNoEntry: false })?.uid === 0)
+          rmSync(missing, { recursive: true, force: true });
+      }
+    } finally {
+      rounds = await loop.stop();
+    }
+    expect(v.all()).toEqual(before);
+    expect(rounds).toBeGreaterThan(10);
+    expect(tries).toBeGreaterThan(5);
+  }, 60_000);
+
   it('a sticky world-writable parent (like /tmp): the owner planting links and swapping its directory for a symlink gains nothing', async (ctx) => {
     if (!who) return ctx.skip(needRoot);
     const sticky = join(base, 'sticky');
