@@ -32,11 +32,8 @@ export async function makeDirectories(
   }
   // What exists now may be what someone planted since the caller's check (a link at the first missing name):
   // the existing part must pass the same rules again before anything is made below it.
-  if (missing.length > 0 && existing !== parse(existing).root) {
-    const safe = await assertSafeTarget(existing, trusted);
-    if (safe.real === undefined)
-      throw new WriteError('unsafe-target', `${existing} vanished while ${target} was created`);
-  }
+  // Checked as the parent of the first missing name (a sticky /tmp is fine on the way, not as a set directory).
+  if (missing.length > 0) await assertSafeTarget(join(existing, missing[0]!), trusted);
   let at = await realpath(existing).catch((error: unknown) => {
     throw toWriteError(error, 'resolve', existing);
   });
