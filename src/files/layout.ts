@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { WriteError } from '../errors.js';
 import { attempt, errnoOf } from './fs-ops.js';
 import { link, open, readFile, removeFile } from './local-fs.js';
-import { readRegularFile, removeTree } from './root-owned.js';
+import { agentUid, readRegularFile, removeTree } from './root-owned.js';
 
 export const DATA_LINK = '..data';
 export const DATA_TMP = '..data_tmp';
@@ -90,6 +90,9 @@ export async function readLockHolder(path: string): Promise<LockHolder | undefin
   const read = await readRegularFile(path, LOCK_FILE_MAX, { allowLinks: true });
   if (read.errno === 'ENOENT') return undefined;
   if (!read.data) return { pid: Number.NaN };
+  // Only a lock this agent's user made counts: one a set's owner planted (before its directory was taken
+  // over) is stale, so it cannot hold the set for the whole --timeout of every run (review F3).
+  if (read.stats?.uid !== agentUid()) return { pid: Number.NaN };
   const [pid, boot] = read.data.toString('utf8').trim().split(/\s+/);
   return { pid: Number(pid), bootId: boot || undefined };
 }

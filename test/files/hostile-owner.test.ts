@@ -274,6 +274,21 @@ describe('the set owner attacks the root agent (real second user)', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('..2'))).toHaveLength(1);
   });
 
+  it('a lock the owner planted before the take-over (naming a live process of this boot) does not hold the set (review F3)', async (ctx) => {
+    if (!who) return ctx.skip(needRoot);
+    const dir = join(base, 'planted-lock');
+    const spec = ownerSpec(dir, who);
+    await oldLayout(spec, who, A);
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    // pid 1 is alive and of this boot: a lock of this agent's user naming it would be honoured until the deadline.
+    runAsAttacker(who, `fs.writeFileSync(path.join(args[0], '..lock'), '1 ' + args[1] + '\\n');`, dir, boot);
+    const started = Date.now();
+    const r = await outcome(writeCertificateSet(spec, asFiles(B), { deadline: Date.now() + 5_000 }));
+    expect(AgentError.is(r) ? r.message : '').toBe('');
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(readCertificateSet(spec).then((x) => x.files.cert)).resolves.toBe(B.cert);
+  }, 30_000);
+
   it('a sticky world-writable parent: a symlink raced in at a missing directory of the path makes root create nothing outside (review F1)', async (ctx) => {
     if (!who) return ctx.skip(needRoot);
     const sticky = join(base, 'sticky-missing');
