@@ -74,7 +74,8 @@ export const DEFAULT_ROLE_TUNING: Readonly<Record<string, RoleTuning>> = {
   admin: { ttl: '1h', maxTtl: '24h' },
   engineer: { ttl: '1h', maxTtl: '12h' },
 };
-export const NODE_ROLE_TUNING: RoleTuning = { ttl: '720h', maxTtl: '8760h' };
+// max_ttl twice the default ttl: what a stolen node token can mint, unrecorded (no_store), lives at most 60 days.
+export const NODE_ROLE_TUNING: RoleTuning = { ttl: '720h', maxTtl: '1440h' };
 export const ROOT_CA_TTL = '87600h';
 export const INTERMEDIATE_CA_TTL = '43800h';
 
