@@ -44,7 +44,7 @@ export async function makeDirectories(
       await mkdir(next, { mode: i === missing.length - 1 ? lastMode : mode });
       made.push(next);
     } catch (error) {
-      if (errnoOf(error) !== 'EEXIST') throw toWriteError(error, 'create directory', next);
+      if (errnoOf(error) !== 'EEXIST') throw toWriteError(error, 'create', next);
     }
     const st = await lstatIfExists(next);
     if (!st?.isDirectory() || st.isSymbolicLink() || st.uid !== agentUid()) {

@@ -286,7 +286,7 @@ describe('the set owner attacks the root agent (real second user)', () => {
     const r = await outcome(writeCertificateSet(spec, asFiles(B), { deadline: Date.now() + 5_000 }));
     expect(AgentError.is(r) ? r.message : '').toBe('');
     expect(Date.now() - started).toBeLessThan(4_000);
-    expect(readCertificateSet(spec).then((x) => x.files.cert)).resolves.toBe(B.cert);
+    expect((await readCertificateSet(spec)).files.cert).toBe(B.cert);
   }, 30_000);
 
   it('a sticky world-writable parent: a symlink raced in at a missing directory of the path makes root create nothing outside (review F1)', async (ctx) => {
