@@ -230,7 +230,8 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
     }
 
     // 3. One pass. SIGHUP or an old CA cache makes it read the mounts' CAs again.
-    if (waker.takeHup() || Date.now() - casReadAt > CA_MAX_AGE_MS) {
+    const refresh = waker.takeHup() || Date.now() - casReadAt > CA_MAX_AGE_MS;
+    if (refresh) {
       mountCas.clear();
       casReadAt = Date.now();
     }
@@ -248,7 +249,9 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
       if (passNumber === 0) printPassSummary(result, io);
       // Failures are logged inside; the next pass tries again.
       await writeKubeconfigFiles(config, log);
-      await writeServiceAccountFiles(config, vault, log);
+      // The shared key changes only when an operator rotates it: read with the CAs (first pass, SIGHUP, hourly),
+      // not at every wake (one Vault read per wake would break the one-request-per-renewal economy).
+      if (refresh || passNumber === 0) await writeServiceAccountFiles(config, vault, log);
     } catch (error) {
       // Vault unreachable while reading CAs etc.: keep the sets on disk, retry with backoff.
       log.error('pass failed', {

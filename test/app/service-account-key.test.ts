@@ -157,7 +157,7 @@ describe('the service-account key pair (real OpenBao, bundled agent)', () => {
     );
   }, 60_000);
 
-  it('`run` writes them after each pass too', async () => {
+  it('`run` writes them on its first pass, and again on SIGHUP (not at every wake)', async () => {
     rmSync(keyFile(), { force: true });
     rmSync(pubFile(), { force: true });
     const agent = startAgent(['run', '--config', await writeConfig()]);
@@ -172,6 +172,20 @@ describe('the service-account key pair (real OpenBao, bundled agent)', () => {
         },
         20_000,
         'the service-account files',
+      );
+      // `systemctl reload` (SIGHUP) is how a rotation reaches a running daemon: the files come back.
+      rmSync(pubFile(), { force: true });
+      agent.kill('SIGHUP');
+      await waitFor(
+        () => {
+          try {
+            return statSync(pubFile()).isFile();
+          } catch {
+            return false;
+          }
+        },
+        20_000,
+        'the service-account files after SIGHUP',
       );
     } finally {
       await agent.stop('SIGTERM');
