@@ -123,6 +123,23 @@ async function requestCertificate(
   return { result, keyPem: key.privateKeyPem, keyPublicDer: key.publicKeyDer };
 }
 
+/** The outcome of a set that needs nothing (up to date, or written by another process meanwhile). */
+function upToDate(
+  name: string,
+  inspection: Pick<ReturnType<typeof inspectCertificateSet>, 'leaf' | 'renewalTime'>,
+  warnings: string[],
+): CertificateOutcome {
+  return {
+    name,
+    action: 'up-to-date',
+    serial: inspection.leaf?.serial,
+    notAfter: inspection.leaf?.notAfter,
+    renewalTime: inspection.renewalTime,
+    changed: false,
+    warnings,
+  };
+}
+
 export async function runCertificatePass(
   config: AgentConfig,
   ports: PassPorts,
@@ -179,15 +196,7 @@ export async function runCertificatePass(
             not_after: inspection.leaf?.notAfter.toISOString(),
             renew_at: inspection.renewalTime?.toISOString(),
           });
-          return {
-            name: spec.name,
-            action: 'up-to-date',
-            serial: inspection.leaf?.serial,
-            notAfter: inspection.leaf?.notAfter,
-            renewalTime: inspection.renewalTime,
-            changed: false,
-            warnings: [],
-          };
+          return upToDate(spec.name, inspection, []);
         }
         const verdict = inspection.verdict;
         if (options.dryRun) {
@@ -251,15 +260,7 @@ export async function runCertificatePass(
             generation: written.generation,
             not_after: kept.leaf?.notAfter.toISOString(),
           });
-          return {
-            name: spec.name,
-            action: 'up-to-date',
-            serial: kept.leaf?.serial,
-            notAfter: kept.leaf?.notAfter,
-            renewalTime: kept.renewalTime,
-            changed: false,
-            warnings: result.warnings,
-          };
+          return upToDate(spec.name, kept, result.warnings);
         }
         caByMount.set(spec.mount, prepared.mountCa);
         clog.info('certificate written', {
