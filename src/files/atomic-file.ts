@@ -9,12 +9,17 @@ import { basename, dirname, join } from 'node:path';
 import { syncDirectory, toWriteError } from './fs-ops.js';
 import { open, rename, unlink } from './local-fs.js';
 
-/** `action` names the operation in the error ("cannot <action> <path>: <errno>"). */
+/**
+ * `action` names the operation in the error ("cannot <action> <path>: <errno>"); `owner` is set on the
+ * temporary file before anything is written to it. The temporary name is created exclusively (never through a
+ * link planted at it).
+ */
 export async function writeFileAtomic(
   path: string,
-  content: string,
+  content: string | Buffer,
   mode: number,
   action = 'write',
+  owner?: { uid: number; gid: number },
 ): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -23,6 +28,7 @@ export async function writeFileAtomic(
     const fh = await open(tmp, 'wx', mode);
     created = true;
     try {
+      if (owner) await fh.chown(owner.uid, owner.gid);
       await fh.chmod(mode);
       await fh.writeFile(content);
       await fh.sync();

@@ -1,18 +1,17 @@
 /**
  * One file the agent owns outside a certificate set (a component kubeconfig, the service-account keys):
- * written atomically (a temporary file created O_EXCL|O_NOFOLLOW with 0600, owned and given its final
- * mode through its descriptor, fsync'd, renamed over the target, directory fsync'd) and only when its
- * bytes, owner, group or mode differ from what is there. The parent directory must pass the rules of set
- * directories (safety.ts: root's all the way, nothing writable by others); a missing one is created 0755.
+ * written atomically by atomic-file.ts (a temporary file created exclusively, owned and given its final mode
+ * through its descriptor, fsync'd, renamed over the target, directory fsync'd) and only when its bytes, owner,
+ * group or mode differ from what is there. The parent directory must pass the rules of set directories
+ * (safety.ts: root's all the way, nothing writable by others); a missing one is created 0755.
  * A planted symlink at the target is never followed: it is read with O_NOFOLLOW (so it differs) and the
  * rename replaces the link itself.
  */
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { WriteError } from '../errors.js';
-import { syncDirectory, toWriteError } from './fs-ops.js';
-import { lstat, open, rename, unlink } from './local-fs.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { toWriteError } from './fs-ops.js';
+import { lstat } from './local-fs.js';
 import { makeDirectories } from './make-directories.js';
 import { type OwnershipSources, primaryGroupOf, resolveOwnership } from './owners.js';
 import { agentUid, readRegularFile } from './root-owned.js';
@@ -89,29 +88,6 @@ export async function writeOwnedFile(
     return { changed: false, written: target };
   }
 
-  const tmp = join(dir, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-  let created = false;
-  try {
-    const fh = await open(
-      tmp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
-    created = true;
-    try {
-      await fh.chown(uid, gid);
-      await fh.chmod(spec.mode);
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, target);
-    created = false;
-  } catch (error) {
-    if (created) await unlink(tmp).catch(() => undefined);
-    throw toWriteError(error, 'write', target);
-  }
-  await syncDirectory(dir);
+  await writeFileAtomic(target, data, spec.mode, 'write', { uid, gid });
   return { changed: true, written: target };
 }
