@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentError, VaultUnavailableError, WriteError } from '../../src/errors.js';
 import { assembleCertificateSet, prepareCertificateSet } from '../../src/pki/assemble.js';
+import type { ExpectedCertificate } from '../../src/pki/check-set.js';
 import { createCsr } from '../../src/pki/csr.js';
-import { inspectBundle } from '../../src/pki/inspect.js';
+import { describeCertificate } from '../../src/pki/inspect.js';
 import { generateKey } from '../../src/pki/keys.js';
-import type { ExpectedCertificate } from '../../src/pki/verify.js';
+import { parseCertificates } from '../../src/pki/pem.js';
 import {
   createTestCa,
   makeTempDir,
@@ -42,7 +43,7 @@ async function signed(ca: TestCa) {
   return { key, certificate };
 }
 
-const names = (pem: string) => inspectBundle(pem).map((c) => c.commonName);
+const names = (pem: string) => parseCertificates(pem, 'bundle').map((c) => describeCertificate(c).commonName);
 
 function opensslVerify(files: Record<string, string>, args: (p: Record<string, string>) => string[]) {
   const paths: Record<string, string> = {};
@@ -184,7 +185,7 @@ describe('prepareCertificateSet', () => {
       now: new Date(),
     });
     expect(set.leaf.commonName).toBe('kube-apiserver');
-    expect(set.verification.problems).toEqual([]);
+    expect(set.verification.findings).toEqual([]);
   });
 
   it('refuses a set whose chain does not lead to the issuing CA Vault named', async () => {
@@ -211,6 +212,6 @@ describe('prepareCertificateSet', () => {
         expected: EXPECTED,
         now: new Date(),
       }),
-    ).toThrow(/certificate "apiserver" failed verification: key\.pem does not belong to cert\.pem/);
+    ).toThrow(/certificate "apiserver" failed verification: the key does not belong to the certificate/);
   });
 });
