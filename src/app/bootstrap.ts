@@ -7,12 +7,9 @@ import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError, ExitCode, UsageError } from '../errors.js';
-import {
-  readCertificateSet,
-  rollbackCertificateSet,
-  tidyCertificateDir,
-  writeCertificateSet,
-} from '../files/atomic-writer.js';
+import { readCertificateSet } from '../files/read-set.js';
+import { rollbackCertificateSet, tidyCertificateDir } from '../files/recover.js';
+import { writeCertificateSet } from '../files/write-set.js';
 import type { Logger } from '../log.js';
 import { tokenUpkeep } from '../plan/token-upkeep.js';
 import { runHealthCheck } from '../services/health-check.js';
