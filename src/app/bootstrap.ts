@@ -15,7 +15,7 @@ import { tokenUpkeep } from '../plan/token-upkeep.js';
 import { runHealthCheck } from '../services/health-check.js';
 import { runActions } from '../services/run-actions.js';
 import { SystemctlServiceManager } from '../services/service-manager.js';
-import { createVaultClient } from '../vault/node-vault-client.js';
+import { createVaultClient } from '../vault/client.js';
 import type { ResolvedVaultSettings } from '../vault/settings.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 import { type PassPorts, type PassResult, runCertificatePass } from './certificate-pass.js';

@@ -12,7 +12,7 @@ import { AgentError, ExitCode } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
 import { retryDelay, withReissueInterval } from '../plan/schedule.js';
 import { tokenTimes } from '../plan/token-upkeep.js';
-import { createVaultClient } from '../vault/node-vault-client.js';
+import { createVaultClient } from '../vault/client.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import {
   type BootstrapArgs,

@@ -1,8 +1,8 @@
 /**
- * The HTTP transport node-vault runs on (its `request-promise` hook). We bring our own instead of
- * node-vault's axios default because the agent needs what axios' wrapper drops: response headers
- * (`Retry-After` for rate limits, `Date` for the clock guard), a per-request timeout that covers the
- * whole exchange, keep-alive for parallel issuing, and the CA bundle from VAULT_CACERT/VAULT_CAPATH.
+ * The HTTP transport the Vault client runs on (exchange.ts). Our own, on node:http, because the agent needs
+ * what a generic client's wrapper drops: response headers (`Retry-After` for rate limits, `Date` for the clock
+ * guard), a per-request timeout that covers the whole exchange, keep-alive for parallel issuing, and the CA
+ * bundle from VAULT_CACERT/VAULT_CAPATH.
  */
 import { readdirSync } from 'node:fs';
 import http from 'node:http';

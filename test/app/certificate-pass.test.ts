@@ -10,7 +10,7 @@ import { createPassPorts } from '../../src/app/bootstrap.js';
 import { runCertificatePass } from '../../src/app/certificate-pass.js';
 import { parseConfig } from '../../src/config/index.js';
 import { createMemoryLogger } from '../../src/log.js';
-import { createVaultClient } from '../../src/vault/node-vault-client.js';
+import { createVaultClient } from '../../src/vault/client.js';
 import { resolveVaultSettings } from '../../src/vault/settings.js';
 import { nodeConfig } from '../support/node-config.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';

@@ -1,5 +1,5 @@
 /**
- * Property tests for the Vault client adapter (src/vault/node-vault-client.ts) against arbitrary HTTP
+ * Property tests for the Vault client adapter (src/vault/client.ts) against arbitrary HTTP
  * answers: a fault-injection server on 127.0.0.1 answers every request with a status, headers and
  * body fast-check generates — Vault-shaped JSON with missing fields, wrong types, huge values, text
  * that is not JSON, truncated bodies, resets and stalls. Every call must settle in bounded time with
@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
 import { createMemoryLogger } from '../../src/log.js';
-import { createVaultClient } from '../../src/vault/node-vault-client.js';
+import { createVaultClient } from '../../src/vault/client.js';
 import type { VaultClient } from '../../src/vault/vault-client.js';
 import {
   type Fault,

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError, ExitCode } from '../../src/errors.js';
 import { createMemoryLogger } from '../../src/log.js';
-import { createVaultClient } from '../../src/vault/node-vault-client.js';
+import { createVaultClient } from '../../src/vault/client.js';
 import { MAX_RESPONSE_BYTES } from '../../src/vault/transport.js';
 import { type HostileServer, startHostileServer } from '../support/hostile-server.js';
 

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError, ExitCode } from '../../src/errors.js';
 import { createMemoryLogger } from '../../src/log.js';
-import { createVaultClient, type VaultClientOptions } from '../../src/vault/node-vault-client.js';
+import { createVaultClient, type VaultClientOptions } from '../../src/vault/client.js';
 import { resolveVaultSettings } from '../../src/vault/settings.js';
 import { startOpenBao, type TestVault, vaultVersion } from '../support/openbao.js';
 import {
