@@ -12,7 +12,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
-import { createMemoryLogger } from '../../src/log.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import type { VaultClient } from '../../src/vault/vault-client.js';
 import {
@@ -20,6 +19,7 @@ import {
   type FaultInjectionServer,
   startFaultInjectionServer,
 } from '../support/fault-injection-server.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 
 const REQUEST_TIMEOUT_MS = 300;
 /** Generous: one request, at most a second request (403 -> lookup-self), each bounded by the timeout. */
