@@ -7,18 +7,15 @@ import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError, ExitCode, UsageError } from '../errors.js';
-import {
-  readCertificateSet,
-  rollbackCertificateSet,
-  tidyCertificateDir,
-  writeCertificateSet,
-} from '../files/atomic-writer.js';
+import { readCertificateSet } from '../files/read-set.js';
+import { rollbackCertificateSet, tidyCertificateDir } from '../files/recover.js';
+import { writeCertificateSet } from '../files/write-set.js';
 import type { Logger } from '../log.js';
 import { tokenUpkeep } from '../plan/token-upkeep.js';
 import { runHealthCheck } from '../services/health-check.js';
 import { runActions } from '../services/run-actions.js';
 import { SystemctlServiceManager } from '../services/service-manager.js';
-import { createVaultClient } from '../vault/node-vault-client.js';
+import { createVaultClient } from '../vault/client.js';
 import type { ResolvedVaultSettings } from '../vault/settings.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 import { type PassPorts, type PassResult, runCertificatePass } from './certificate-pass.js';

@@ -1,7 +1,7 @@
 /**
  * What every command derives from the global flags: its logger and its --timeout. Kept apart from
  * bootstrap.ts so that commands importing these (check, status, provision, the engineer commands) do not
- * load the certificate pass, node-vault and the writer with it.
+ * load the certificate pass, the Vault client and the writer with it.
  */
 import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';

@@ -6,7 +6,7 @@
  */
 import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
-import { readCertificateSet } from '../files/atomic-writer.js';
+import { readCertificateSet } from '../files/read-set.js';
 import { inspectCertificate } from '../pki/inspect.js';
 import { type BootstrapArgs, connect, selectCertificates } from './bootstrap.js';
 import { loggerFor } from './cli-context.js';

@@ -13,7 +13,7 @@ import { type Logger, registerSecret } from '../log.js';
 import { nextWake, withReissueInterval } from '../plan/renewal.js';
 import { retryDelay } from '../plan/schedule.js';
 import { tokenTimes } from '../plan/token-upkeep.js';
-import { createVaultClient } from '../vault/node-vault-client.js';
+import { createVaultClient } from '../vault/client.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import {
   type BootstrapArgs,

@@ -8,7 +8,7 @@ import type { GlobalArgs } from '../cli/global-options.js';
 import type { CliIo } from '../cli/run-cli.js';
 import type { VaultSettings } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { createVaultClient } from '../vault/node-vault-client.js';
+import { createVaultClient } from '../vault/client.js';
 import {
   cleartextAddressNotice,
   type ResolvedVaultSettings,
