@@ -67,7 +67,13 @@ describe('runActions with the fake systemctl', () => {
 
   it('action start: starts the unit when it is not running, and never restarts a running one (it reloads its files itself)', async () => {
     const { fake, services, log } = setup({ active: ['kube-apiserver.service'] });
-    const startOnly = (name: string): PlannedAction => ({ ...unit(name), action: 'start' });
+    const startOnly = (name: string): PlannedAction => ({
+      kind: 'systemd',
+      unit: name,
+      action: 'start',
+      start: false,
+      certNames: ['c'],
+    });
     const records = await runActions(
       [startOnly('kube-apiserver.service'), startOnly('kube-scheduler.service')],
       {
