@@ -6,7 +6,8 @@
  * new hidden generation (key born 0600, files fsync'd, owned, directory fsync'd) -> create missing
  * per-file symlinks -> `..previous` -> old generation -> `..data` -> new generation (one rename,
  * the only moment readers see a change) -> fsync the directory -> drop generations older than
- * the previous one. A reader resolving `<dir>/cert.pem` then `<dir>/key.pem` gets both from the
+ * the previous one -> fchmod the previous generation's files to their own mode (an inotify event for
+ * components that reload on one, see signalWatchers). A reader resolving `<dir>/cert.pem` then `<dir>/key.pem` gets both from the
  * generation `..data` named at that moment, so a crash at any point leaves the old or the new set.
  *
  * Owner/mode drift on the current generation (someone ran chmod/chown) is repaired in place,
@@ -29,7 +30,17 @@ import {
   PREVIOUS_TMP,
   visibleLinkTarget,
 } from './layout.js';
-import { lstat, lstatIfExists, mkdir, open, readlink, realpath, stat } from './local-fs.js';
+import {
+  type LocalFile,
+  lstat,
+  lstatIfExists,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  realpath,
+  stat,
+} from './local-fs.js';
 import {
   isGroupMember,
   type Ownership,
@@ -501,9 +512,40 @@ export async function writeCertificateSet(
         warnings.push(`cannot remove old generation ${join(spec.dir, name)}: ${errnoOf(error) ?? error}`),
       );
     }
+    if (current && current !== generation && keep.has(current))
+      await signalWatchers(spec.dir, current, warnings);
     return { changed: true, generation, repaired, warnings };
   } finally {
     await release();
+  }
+}
+
+/**
+ * A component that reloads its certificate on a file event (kube-apiserver, the kubelet's serving
+ * certificate: fsnotify on `<dir>/cert.pem`, i.e. on the inode that path resolved to when it loaded it) sees
+ * nothing of the `..data` rename while the generation rolled away from is kept as `..previous`: its files
+ * are neither changed nor removed, so the apiserver kept serving the old certificate (test/kubernetes). An
+ * fchmod to the same mode of each of its files fires IN_ATTRIB (fsnotify's Chmod), which those watchers take
+ * as "reload now"; an older generation being removed fires its own event. Nothing readers see changes (only
+ * the files' ctime). Best effort: a failure is a warning.
+ */
+async function signalWatchers(dir: string, generation: string, warnings: string[]): Promise<void> {
+  const path = join(dir, generation);
+  const names = await readdir(path).catch(() => [] as string[]);
+  for (const name of names) {
+    let file: LocalFile | undefined;
+    try {
+      file = await open(
+        join(path, name),
+        constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+      );
+      const st = await file.stat();
+      if (st.isFile()) await file.chmod(st.mode & 0o7777);
+    } catch (error) {
+      warnings.push(`cannot signal watchers of ${join(path, name)}: ${errnoOf(error) ?? error}`);
+    } finally {
+      await file?.close().catch(() => undefined);
+    }
   }
 }
 
@@ -582,6 +624,7 @@ export async function rollbackCertificateSet(
     await replaceSymlink(join(spec.dir, DATA_LINK), join(spec.dir, DATA_TMP), previous);
     await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), current);
     await syncDirectory(spec.dir);
+    await signalWatchers(spec.dir, current, []);
     return { rolledBack: true, generation: previous, previous: current };
   } finally {
     await release();
