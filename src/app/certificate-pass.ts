@@ -7,7 +7,7 @@ import type { AgentConfig, CertSpec, FilesSpec } from '../config/types.js';
 import { AgentError } from '../errors.js';
 import type { CertificateSetReading, WriteCertificateSetResult } from '../files/atomic-writer.js';
 import type { Logger } from '../log.js';
-import { prepareCertificateSet, vaultDataOf } from '../pki/assemble.js';
+import { prepareCertificateSet } from '../pki/assemble.js';
 import { createCsr } from '../pki/csr.js';
 import { computeRenewalTime, inspectCertificateSet, type ReissueVerdict } from '../pki/inspect-set.js';
 import { generateKey } from '../pki/keys.js';
@@ -212,7 +212,7 @@ export async function runCertificatePass(
         const { result, keyPem, keyPublicDer } = await requestCertificate(spec, vault);
         const prepared = prepareCertificateSet({
           name: spec.name,
-          data: vaultDataOf(result.data),
+          data: result.data,
           privateKeyPem: keyPem,
           keyPublicDer,
           expected: {

@@ -4,8 +4,8 @@
  * lifetime is left: then a new key is generated here and only its CSR goes to Vault.
  * kubectl shows the plugin's stderr to the engineer, so failures are one plain line, never a stack trace.
  */
+
 import { X509Certificate } from 'node:crypto';
-import type { CliIo } from '../cli/run-cli.js';
 import { defaultMountNaming } from '../config/presets.js';
 import { AgentError, ExitCode, exitCodeOf } from '../errors.js';
 import {
@@ -22,6 +22,7 @@ import {
   matchesCache,
 } from '../kube/exec-credential.js';
 import { createLogger, redact } from '../log.js';
+import type { CliIo } from './cli-context.js';
 import { issueEngineerCertificate } from './engineer-certificate.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
 

@@ -6,12 +6,11 @@
 
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { CliIo } from '../cli/run-cli.js';
 import { defaultMountNaming } from '../config/presets.js';
 import { ExitCode, UsageError, WriteError } from '../errors.js';
 import { mkdir, readFile, realpath } from '../files/local-fs.js';
 import { type EmbeddedUser, type ExecUser, mergeKubeconfig } from '../kube/kubeconfig.js';
-import { loggerFor } from './cli-context.js';
+import { type CliIo, loggerFor } from './cli-context.js';
 import { issueEngineerCertificate } from './engineer-certificate.js';
 import { writeSecretFile } from './token.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';

@@ -3,7 +3,6 @@
  * what exists, print the diff, and apply only the differences (`--plan` changes nothing).
  */
 
-import type { CliIo } from '../cli/run-cli.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { computeDesiredState } from '../provision/desired-state.js';
 import { formatPlan, planChanges } from '../provision/diff.js';
@@ -16,7 +15,7 @@ import { provisionServiceAccountKey } from '../provision/service-account-key.js'
 import { applyChanges, readObservedState } from '../provision/vault-state.js';
 import { readSmallFile, SmallFileError } from '../util/small-file.js';
 import type { VaultClient } from '../vault/vault-client.js';
-import { loggerFor } from './cli-context.js';
+import { type CliIo, loggerFor } from './cli-context.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
 
 export interface ProvisionArgs extends SessionArgs {

@@ -7,13 +7,21 @@
  * (a write is never cut in half), then exit 0.
  */
 
-import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
 import { type Logger, registerSecret } from '../log.js';
-import { retryDelay, withReissueInterval } from '../plan/schedule.js';
+import { withReissueInterval } from '../plan/schedule.js';
 import { tokenTimes } from '../plan/token-upkeep.js';
+import { retryDelay } from '../util/backoff.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
 import type { VaultClient } from '../vault/vault-client.js';
+import { runCertificatePass } from './certificate-pass.js';
+import { type CliIo, loggerFor, timeoutMsOf } from './cli-context.js';
+import { scheduleFor } from './inspect-local.js';
+import { writeKubeconfigFiles } from './kubeconfig-files.js';
+import { publishState } from './publish.js';
+import { writeServiceAccountFiles } from './service-account-files.js';
+import { loadState, recordPass, tokenState } from './state.js';
+import { activateToken, readTokenFile } from './token.js';
 import {
   type BootstrapArgs,
   checkClockSkew,
@@ -21,15 +29,7 @@ import {
   createPassPorts,
   printPassSummary,
   totalRequests,
-} from './bootstrap.js';
-import { runCertificatePass } from './certificate-pass.js';
-import { loggerFor, timeoutMsOf } from './cli-context.js';
-import { scheduleFor } from './inspect-local.js';
-import { writeKubeconfigFiles } from './kubeconfig-files.js';
-import { publishState } from './publish.js';
-import { writeServiceAccountFiles } from './service-account-files.js';
-import { loadState, recordPass, tokenState } from './state.js';
-import { activateToken, readTokenFile } from './token.js';
+} from './wiring.js';
 
 /** Sleep that SIGHUP cuts short and SIGTERM/SIGINT end. */
 export interface Waker {

@@ -3,13 +3,12 @@
  * node type's token role (periodic, orphan, exactly one policy). The token goes to stdout and nowhere
  * else; stderr gets its accessor and policies.
  */
-import type { CliIo } from '../cli/run-cli.js';
 import { NODE_TYPE_NAMES, type NodeType } from '../config/presets.js';
 import { ExitCode, UsageError, VaultUnavailableError } from '../errors.js';
 import { TOKEN_NODE_TYPES } from '../provision/desired-state.js';
 import { resolveProvisionSettings } from '../provision/provision-settings.js';
 import { parseDurationSeconds } from '../util/duration.js';
-import { loggerFor } from './cli-context.js';
+import { type CliIo, loggerFor } from './cli-context.js';
 import { loadProvisionFile } from './provision.js';
 import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
 

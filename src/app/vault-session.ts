@@ -4,8 +4,6 @@
  * environment variables, an optional `--vault-addr`, and the token from --token-file, VAULT_TOKEN or
  * ~/.vault-token (SPEC "Token sources").
  */
-import type { GlobalArgs } from '../cli/global-options.js';
-import type { CliIo } from '../cli/run-cli.js';
 import type { VaultSettings } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
@@ -15,7 +13,7 @@ import {
   resolveVaultSettings,
 } from '../vault/settings.js';
 import type { VaultClient } from '../vault/vault-client.js';
-import { timeoutMsOf } from './cli-context.js';
+import { type CliIo, type GlobalArgs, timeoutMsOf } from './cli-context.js';
 import { resolveToken, type TokenSource } from './token.js';
 
 export interface SessionArgs extends GlobalArgs {

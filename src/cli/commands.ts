@@ -1,12 +1,13 @@
 /** The command list: one entry per command, each loading its implementation on first use. */
-import type { BootstrapArgs } from '../app/bootstrap.js';
+
 import type { CheckArgs } from '../app/check.js';
+import type { CliIo } from '../app/cli-context.js';
 import type { RevokeArgs } from '../app/revoke.js';
 import type { StatusArgs } from '../app/status.js';
+import type { BootstrapArgs } from '../app/wiring.js';
 import { kubeCredentialCommand, kubeconfigCommand } from './kube.js';
 import type { OptionTable, PositionalSpec } from './options.js';
 import { provisionCommand, tokenCommand } from './provision.js';
-import type { CliIo } from './run-cli.js';
 
 export interface CommandModule {
   /** The name, then `<positional>`s (a command with positionals is always parsed by yargs). */

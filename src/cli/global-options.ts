@@ -1,15 +1,5 @@
 /** Flags every command takes (SPEC "Commands": global flags). */
-import type { LogFormat, LogLevel } from '../log.js';
 import type { OptionTable } from './options.js';
-
-export interface GlobalArgs {
-  config: string;
-  logFormat: LogFormat;
-  logLevel: LogLevel;
-  tokenFile?: string;
-  timeout: string;
-  tlsSkipVerify: boolean;
-}
 
 export const DEFAULT_CONFIG_PATH = '/etc/vault-pki-agent/config.yaml';
 
