@@ -9,9 +9,8 @@ import type { VaultClient } from '../vault/vault-client.js';
 import { type PassResult, runCertificatePass } from './certificate-pass.js';
 import { type CliIo, loggerFor } from './cli-context.js';
 import { scheduleFor } from './inspect-local.js';
-import { writeKubeconfigFiles } from './kubeconfig-files.js';
+import { writeOutputs } from './outputs.js';
 import { publishState } from './publish.js';
-import { writeServiceAccountFiles } from './service-account-files.js';
 import { loadState, recordPass, type TokenState, tokenState } from './state.js';
 import type { TokenSource } from './token.js';
 import {
@@ -73,9 +72,8 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
     },
   );
   printPassSummary(result, io);
-  // The component kubeconfigs name the sets by path: written (when they differ) whatever `--only` picked.
-  const kubeconfigs = args.dryRun ? undefined : await writeKubeconfigFiles(full, log);
-  const serviceAccount = args.dryRun ? undefined : await writeServiceAccountFiles(full, vault, log);
+  // Outputs besides the sets (component kubeconfigs, service-account key): whatever `--only` picked.
+  const outputs = args.dryRun ? undefined : await writeOutputs({ config: full, vault, log, readVault: true });
   if (!args.dryRun) {
     let info =
       token?.info && tokenState(token.info.ttlSeconds, token.info.renewable, token.info.periodSeconds);
@@ -104,6 +102,6 @@ export async function runBootstrap(args: BootstrapArgs, io: CliIo): Promise<numb
     vault_requests: totalRequests(vault),
     retries: vault.stats.retries,
   });
-  const failure = result.failure ?? kubeconfigs?.failure ?? serviceAccount?.failure;
+  const failure = result.failure ?? outputs?.failure;
   return failure ? failure.exitCode : ExitCode.ok;
 }

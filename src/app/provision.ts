@@ -16,7 +16,7 @@ import { applyChanges, readObservedState } from '../provision/vault-state.js';
 import { readSmallFile, SmallFileError } from '../util/small-file.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import { type CliIo, loggerFor } from './cli-context.js';
-import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
+import { openSession, type SessionArgs, sessionAuth, sessionSettings } from './vault-session.js';
 
 export interface ProvisionArgs extends SessionArgs {
   cluster: string;
@@ -63,8 +63,8 @@ export async function runProvision(args: ProvisionArgs, io: CliIo): Promise<numb
   // Validate flags and the file before any I/O with Vault.
   resolveProvisionSettings({ cluster: args.cluster, parent: args.parent }, file);
   const settings = sessionSettings(args, io, log);
-  const token = await readSessionToken(args, io, log);
-  const vault = openSession(settings, token.token, args, log);
+  const vault = openSession(settings, undefined, args, log);
+  await sessionAuth(args, io, log).login(vault);
 
   const engineerAuthAccessor = args.engineerAuth ? await authAccessor(vault, args.engineerAuth) : undefined;
   const provision = resolveProvisionSettings(

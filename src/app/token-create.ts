@@ -10,7 +10,7 @@ import { resolveProvisionSettings } from '../provision/provision-settings.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import { type CliIo, loggerFor } from './cli-context.js';
 import { loadProvisionFile } from './provision.js';
-import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
+import { openSession, type SessionArgs, sessionAuth, sessionSettings } from './vault-session.js';
 
 export interface TokenCreateArgs extends SessionArgs {
   action: string;
@@ -47,8 +47,8 @@ export async function runTokenCreate(args: TokenCreateArgs, io: CliIo): Promise<
   const role = provision.tokenRoles[nodeType];
 
   const settings = sessionSettings(args, io, log);
-  const token = await readSessionToken(args, io, log);
-  const vault = openSession(settings, token.token, args, log);
+  const vault = openSession(settings, undefined, args, log);
+  await sessionAuth(args, io, log).login(vault);
   const body: Record<string, unknown> = {
     display_name: `${provision.cluster}-${nodeType}`,
     meta: { cluster: provision.cluster, node_type: nodeType, created_by: 'vault-pki-agent token create' },

@@ -16,13 +16,14 @@ import type { Logger } from '../log.js';
 import { runHealthCheck } from '../services/health-check.js';
 import { runActions } from '../services/run-actions.js';
 import { SystemctlServiceManager } from '../services/service-manager.js';
+import type { AuthMethod } from '../vault/auth-method.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
 import type { ResolvedVaultSettings } from '../vault/settings.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 import type { PassPorts, PassResult } from './certificate-pass.js';
 import { type CliIo, type GlobalArgs, timeoutMsOf } from './cli-context.js';
 import { loadConfig } from './load-config.js';
-import { activateToken, prepareToken, resolveToken, type TokenSource } from './token.js';
+import { type TokenSource, tokenFileAuth } from './token.js';
 import { sessionSettings } from './vault-session.js';
 
 export interface BootstrapArgs extends GlobalArgs {
@@ -43,8 +44,8 @@ export function selectCertificates(config: AgentConfig, only: string[] | undefin
 }
 
 /**
- * Config, token and Vault client, ready for a pass. `lookupToken` asks Vault about the token up front
- * (`run` needs its TTL); without it the token is only unwrapped when wrapped, and `info` may be absent.
+ * Config, auth method, token and Vault client, ready for a pass. `lookupToken` asks Vault about the token up
+ * front (`run` needs its TTL); without it the token is only unwrapped when wrapped, and `info` may be absent.
  */
 export async function connect(
   args: GlobalArgs,
@@ -55,6 +56,8 @@ export async function connect(
   config: AgentConfig;
   settings: ResolvedVaultSettings;
   vault: VaultClient;
+  /** How this command gets its token (the token file today): `run` asks it again at each wake. */
+  auth: AuthMethod;
   token?: { source: TokenSource; info?: TokenInfo };
   /** When --timeout runs out (epoch ms): bounds the Vault requests and the wait for a set's lock. */
   deadline: number;
@@ -66,18 +69,18 @@ export async function connect(
   const config = await loadConfig(args.config, io.env);
   const settings = sessionSettings(args, io, log, config.vault);
   const vault = createVaultClient({ settings, timeoutMs, deadline: () => deadline, log });
-  if (!opts.needToken) return { config, settings, vault, deadline };
-  const resolved = await resolveToken({
+  const auth = tokenFileAuth({
     flagFile: args.tokenFile,
     configFile: config.vault.tokenFile,
     env: io.env,
     log,
+    wrapped: config.vault.wrappedToken,
   });
-  const token = opts.lookupToken
-    ? await activateToken(resolved, vault, config.vault.wrappedToken, log)
-    : await prepareToken(resolved, vault, config.vault.wrappedToken, log);
+  if (!opts.needToken) return { config, settings, vault, auth, deadline };
+  const login = await auth.login(vault, { lookup: opts.lookupToken });
+  const token = { source: login.session, info: login.info };
   if (token.info) logTokenOk(log, token.source, token.info);
-  return { config, settings, vault, token, deadline };
+  return { config, settings, vault, auth, token, deadline };
 }
 
 export function logTokenOk(log: Logger, source: TokenSource, info: TokenInfo): void {
