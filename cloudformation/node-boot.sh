@@ -104,6 +104,9 @@ install_agent() { # install_agent PACKAGE_DIR (an extracted `npm pack` tarball)
   printf '#!/bin/sh\nexec %s %s "$@"\n' "$node" "$LIB/vault-pki-agent.cjs" >"$ROOT/usr/local/bin/vault-pki-agent"
   chmod 0755 "$ROOT/usr/local/bin/vault-pki-agent"
   install -m 0644 "$pkg"/units/*.service "$pkg"/units/*.timer "$ROOT/etc/systemd/system/"
+  # The Kubernetes components wired to the agent's files (units/kubernetes/): installed on every node, started
+  # only where the agent config's actions (`start: true`) or the operator ask for them.
+  install -m 0644 "$pkg"/units/kubernetes/*.service "$ROOT/etc/systemd/system/"
   for dir in "$pkg"/units/dropins/*.service.d; do
     install -d -m 0755 "$ROOT/etc/systemd/system/$(basename "$dir")"
     install -m 0644 "$dir"/*.conf "$ROOT/etc/systemd/system/$(basename "$dir")/"

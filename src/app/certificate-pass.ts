@@ -9,10 +9,10 @@ import type { CertificateSetReading, WriteCertificateSetResult } from '../files/
 import type { Logger } from '../log.js';
 import { prepareCertificateSet } from '../pki/assemble.js';
 import { createCsr } from '../pki/csr.js';
-import { computeRenewalTime, inspectCertificateSet, type ReissueVerdict } from '../pki/inspect-set.js';
 import { generateKey } from '../pki/keys.js';
 import type { PlannedAction } from '../plan/actions.js';
 import { planActions } from '../plan/actions.js';
+import { decideSet, type ReissueVerdict, type RenewalSchedule, type SetDecision } from '../plan/renewal.js';
 import type { ActionRecord } from '../services/run-actions.js';
 import type { CertificateAnswer, VaultClient, VaultResult } from '../vault/vault-client.js';
 
@@ -41,8 +41,8 @@ export interface PassOptions {
   dryRun?: boolean;
   /** Sets issued at once (Vault handles parallel sign requests well; keep it modest for a fleet). */
   concurrency?: number;
-  /** When each certificate is due (fleet jitter); default: notBefore + renewAt × lifetime. */
-  renewalTime?: (spec: CertSpec, notBefore: Date, notAfter: Date) => Date;
+  /** When each certificate is due: the host's fleet-jittered schedule (plan/renewal.ts). */
+  renewalTime: RenewalSchedule;
   /**
    * The CA each mount issues with, when the caller keeps them (the `run` loop); otherwise read from Vault
    * (one unauthenticated request per mount). Updated in place from every sign/issue answer.
@@ -124,11 +124,7 @@ async function requestCertificate(
 }
 
 /** The outcome of a set that needs nothing (up to date, or written by another process meanwhile). */
-function upToDate(
-  name: string,
-  inspection: Pick<ReturnType<typeof inspectCertificateSet>, 'leaf' | 'renewalTime'>,
-  warnings: string[],
-): CertificateOutcome {
+function upToDate(name: string, inspection: SetDecision, warnings: string[]): CertificateOutcome {
   return {
     name,
     action: 'up-to-date',
@@ -143,7 +139,7 @@ function upToDate(
 export async function runCertificatePass(
   config: AgentConfig,
   ports: PassPorts,
-  options: PassOptions = {},
+  options: PassOptions,
 ): Promise<PassResult> {
   const { vault, store, log } = ports;
   const specs = config.certificates;
@@ -174,7 +170,7 @@ export async function runCertificatePass(
       caByMount.set(mount, chain[0] as string);
     }),
   );
-  const renewalTime = options.renewalTime;
+  const schedule = options.renewalTime;
 
   const outcomes = await mapLimit(
     specs,
@@ -184,12 +180,12 @@ export async function runCertificatePass(
       try {
         const reading = readings.get(spec.name);
         if (reading === undefined || reading instanceof Error) throw reading ?? new Error('set not read');
-        const inspection = inspectCertificateSet({
-          current: { cert: reading.files.cert, key: reading.files.key, ca: reading.files.ca },
+        const inspection = decideSet({
           spec,
+          files: { cert: reading.files.cert, key: reading.files.key, ca: reading.files.ca },
           now: ports.now(),
+          schedule,
           mountCaPem: caByMount.get(spec.mount),
-          renewAtTime: renewalTime ? (nb, na) => renewalTime(spec, nb, na) : undefined,
         });
         if (!inspection.verdict) {
           clog.info('certificate up to date', {
@@ -230,7 +226,7 @@ export async function runCertificatePass(
         }
         // Another process (a second bootstrap) may switch the set while this one waited for Vault or for
         // the set's lock: then the writer asks again whether the set on disk still needs this one.
-        let kept: ReturnType<typeof inspectCertificateSet> | undefined;
+        let kept: SetDecision | undefined;
         const written = await store.write(
           spec.files,
           {
@@ -242,12 +238,12 @@ export async function runCertificatePass(
           {
             generation: reading.generation,
             stillNeeded: (onDisk) => {
-              const again = inspectCertificateSet({
-                current: { cert: onDisk.files.cert, key: onDisk.files.key, ca: onDisk.files.ca },
+              const again = decideSet({
                 spec,
+                files: { cert: onDisk.files.cert, key: onDisk.files.key, ca: onDisk.files.ca },
                 now: ports.now(),
+                schedule,
                 mountCaPem: prepared.mountCa,
-                renewAtTime: renewalTime ? (nb, na) => renewalTime(spec, nb, na) : undefined,
               });
               kept = again.verdict ? undefined : again;
               return kept === undefined;
@@ -275,9 +271,7 @@ export async function runCertificatePass(
           verdict,
           serial: prepared.leaf.serial,
           notAfter: prepared.leaf.notAfter,
-          renewalTime: renewalTime
-            ? renewalTime(spec, prepared.leaf.notBefore, prepared.leaf.notAfter)
-            : computeRenewalTime(prepared.leaf.notBefore, prepared.leaf.notAfter, spec.renewAt),
+          renewalTime: schedule(spec, prepared.leaf.notBefore, prepared.leaf.notAfter),
           changed: written.changed,
           warnings: result.warnings,
         };

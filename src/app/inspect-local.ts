@@ -5,13 +5,12 @@
 import type { AgentConfig, CertSpec } from '../config/types.js';
 import { readCertificateSet } from '../files/atomic-writer.js';
 import { findLeftovers } from '../files/set-directory.js';
-import { inspectCertificateSet, type SetInspection } from '../pki/inspect-set.js';
-import { renewalTime } from '../plan/schedule.js';
+import { decideSet, hostSchedule, type RenewalSchedule, type SetDecision } from '../plan/renewal.js';
 import { type AgentState, loadState } from './state.js';
 
 export interface LocalInspection {
   spec: CertSpec;
-  inspection: SetInspection;
+  inspection: SetDecision;
   /**
    * What a killed writer left in the set's directory (orphan generations, temporary links, stale locks) or a
    * directory still owned by someone else than root: the next run that writes or tidies the set removes it.
@@ -19,17 +18,9 @@ export interface LocalInspection {
   leftovers: string[];
 }
 
-export function scheduleFor(config: AgentConfig, state: AgentState) {
-  const hostId = config.node?.name ?? 'unknown-host';
-  return (spec: CertSpec, notBefore: Date, notAfter: Date) =>
-    renewalTime({
-      notBefore,
-      notAfter,
-      renewAt: spec.renewAt,
-      hostId,
-      certName: spec.name,
-      seed: state.seed,
-    });
+/** This host's renewal schedule: its node name and the seed of its state file (`run` and `bootstrap` use it too). */
+export function scheduleFor(config: AgentConfig, state: AgentState): RenewalSchedule {
+  return hostSchedule(config.node?.name ?? 'unknown-host', state.seed);
 }
 
 export async function inspectLocally(
@@ -43,11 +34,11 @@ export async function inspectLocally(
       const reading = await readCertificateSet(spec.files);
       // Read-only, like the rest of check/status: a directory that cannot be listed has nothing to report.
       const leftovers = await findLeftovers(spec.files).catch(() => [] as string[]);
-      const inspection = inspectCertificateSet({
-        current: { cert: reading.files.cert, key: reading.files.key, ca: reading.files.ca },
+      const inspection = decideSet({
         spec,
+        files: { cert: reading.files.cert, key: reading.files.key, ca: reading.files.ca },
         now,
-        renewAtTime: (nb, na) => schedule(spec, nb, na),
+        schedule,
       });
       return { spec, inspection, leftovers };
     }),

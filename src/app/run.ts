@@ -9,7 +9,7 @@
 
 import { AgentError, ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { withReissueInterval } from '../plan/schedule.js';
+import { nextWake, withReissueInterval } from '../plan/renewal.js';
 import { tokenTimes } from '../plan/token-upkeep.js';
 import { retryDelay } from '../util/backoff.js';
 import { createVaultClient } from '../vault/node-vault-client.js';
@@ -102,8 +102,6 @@ function recordingIssues(vault: VaultClient, issuedAt: Map<string, number>): Vau
   };
 }
 
-/** Longest sleep, so that a changed token file or a clock jump is noticed within this time. */
-const MAX_SLEEP_MS = 15 * 60_000;
 /** The mounts' CAs are re-read at least this often (and on SIGHUP) to notice a CA rotation. */
 const CA_MAX_AGE_MS = 60 * 60_000;
 /** Retry budget of each wake after the first, all its requests together: the loop itself retries with backoff. */
@@ -261,13 +259,17 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
     // 4. Sleep until the next thing is due.
     const ok = result !== undefined && !result.failure;
     failures = ok ? 0 : failures + 1;
-    const candidates = [Date.now() + MAX_SLEEP_MS];
-    for (const o of result?.outcomes ?? []) if (o.renewalTime) candidates.push(o.renewalTime.getTime());
-    if (clock.renewAt !== undefined) candidates.push(clock.renewAt);
-    if (!ok) candidates.push(Date.now() + retryDelay(failures, { baseMs: 1_000, capMs: 5 * 60_000 }));
-    const wakeAt = Math.min(...candidates);
-    log.debug('sleeping', { until: new Date(wakeAt).toISOString(), failures });
-    const why = await waker.wait(wakeAt - Date.now());
+    const at = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
+    const wakeAt = nextWake(
+      [
+        ...(result?.outcomes ?? []).map((o) => o.renewalTime),
+        at(clock.renewAt),
+        at(ok ? undefined : Date.now() + retryDelay(failures, { baseMs: 1_000, capMs: 5 * 60_000 })),
+      ],
+      new Date(),
+    );
+    log.debug('sleeping', { until: wakeAt.toISOString(), failures });
+    const why = await waker.wait(wakeAt.getTime() - Date.now());
     if (why === 'hup') log.info('SIGHUP: checking every certificate now');
   }
   log.info('stopping: the pass in progress finished');

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-file.js';
 import { mkdir, readFile } from '../files/local-fs.js';
-import { generateScheduleSeed } from '../plan/schedule.js';
+import { generateScheduleSeed } from '../plan/renewal.js';
 import type { CertificateOutcome, PassResult } from './certificate-pass.js';
 
 export interface CertificateState {

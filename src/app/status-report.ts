@@ -3,7 +3,7 @@
  * Pure: the snapshot test feeds it fixed inputs.
  */
 import type { CertSpec } from '../config/types.js';
-import type { SetInspection } from '../pki/inspect-set.js';
+import type { SetDecision } from '../plan/renewal.js';
 import { formatDuration } from '../util/duration.js';
 import type { AgentState } from './state.js';
 
@@ -44,7 +44,7 @@ export interface StatusReport {
 }
 
 export function buildStatusReport(
-  results: { spec: CertSpec; inspection: SetInspection; leftovers?: string[] }[],
+  results: { spec: CertSpec; inspection: SetDecision; leftovers?: string[] }[],
   state: AgentState,
   now: Date,
 ): StatusReport {

@@ -18,18 +18,19 @@
 import type { X509Certificate } from 'node:crypto';
 import { AgentError, VaultUnavailableError } from '../errors.js';
 import { isIssuedBy, isSelfSigned, uniqueCertificates } from './chain.js';
+import {
+  assertMayExpose,
+  checkCertificateSet,
+  type ExpectedCertificate,
+  type SetCheck,
+  type SetFiles,
+} from './check-set.js';
 import type { CertificateInfo } from './inspect.js';
 import type { IssuedCertificate } from './issued.js';
 import { joinPem, parseCertificates, parsePrivateKey, privateKeyToPem } from './pem.js';
-import {
-  assertCertificateSetValid,
-  type CertificateSetPems,
-  type ExpectedCertificate,
-  type VerificationResult,
-} from './verify.js';
 
 export interface AssembledSet {
-  pems: Required<CertificateSetPems>;
+  pems: Required<SetFiles>;
   /** PEM of the CA that signed the leaf (what `GET <mount>/ca/pem` serves). */
   mountCa: string;
 }
@@ -121,7 +122,7 @@ export function assembleCertificateSet(
 
 export interface PreparedSet extends AssembledSet {
   leaf: CertificateInfo;
-  verification: VerificationResult;
+  verification: SetCheck;
 }
 
 /**
@@ -132,21 +133,22 @@ export function prepareCertificateSet(input: {
   name: string;
   data: IssuedCertificate;
   privateKeyPem?: string;
-  /** The SPKI DER of `privateKeyPem`'s key, when the caller generated it (see VerificationInput). */
+  /** The SPKI DER of `privateKeyPem`'s key, when the caller generated it (see SetCheckInput). */
   keyPublicDer?: Buffer;
   expected: ExpectedCertificate;
   now: Date;
   clockSkewToleranceSeconds?: number;
 }): PreparedSet {
   const assembled = assembleCertificateSet(input.name, input.data, input.privateKeyPem);
-  const verification = assertCertificateSetValid({
+  const verification = checkCertificateSet({
     name: input.name,
-    pems: assembled.pems,
+    files: assembled.pems,
     expected: input.expected,
     mountCaPem: assembled.mountCa,
     keyPublicDer: input.privateKeyPem === undefined ? undefined : input.keyPublicDer,
     now: input.now,
     clockSkewToleranceSeconds: input.clockSkewToleranceSeconds,
   });
+  assertMayExpose(input.name, verification);
   return { ...assembled, leaf: verification.leaf!, verification };
 }

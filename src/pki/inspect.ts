@@ -12,7 +12,7 @@ import { isSelfSigned } from './chain.js';
 import { describeKey, type KeyDescription } from './keys.js';
 import { malformedInput, parseCertificates } from './pem.js';
 
-export const EKU_OIDS: Readonly<Record<string, string>> = {
+const EKU_OIDS: Readonly<Record<string, string>> = {
   '1.3.6.1.5.5.7.3.1': 'serverAuth',
   '1.3.6.1.5.5.7.3.2': 'clientAuth',
   '1.3.6.1.5.5.7.3.3': 'codeSigning',
@@ -171,11 +171,6 @@ export function describeCertificate(cert: X509Certificate, what = 'certificate')
 /** Facts of the first certificate in `pem` (a leaf, or a bundle whose first entry is the leaf). */
 export function inspectCertificate(pem: string, what = 'certificate'): CertificateInfo {
   return describeCertificate(parseCertificates(pem, what)[0]!, what);
-}
-
-/** Facts of every certificate in a PEM bundle, in order. */
-export function inspectBundle(pem: string, what = 'certificate bundle'): CertificateInfo[] {
-  return parseCertificates(pem, what).map((c, i) => describeCertificate(c, `${what} #${i + 1}`));
 }
 
 /** True when the certificate's EKUs allow `usage` (no EKU extension, or anyExtendedKeyUsage, allows all). */

@@ -197,8 +197,3 @@ export function publicKeyDer(key: KeyObject): Buffer {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   return pub.export({ type: 'spki', format: 'der' }) as Buffer;
 }
-
-/** True when both keys carry the same public key (a private key counts as its public half). */
-export function samePublicKey(a: KeyObject, b: KeyObject): boolean {
-  return publicKeyDer(a).equals(publicKeyDer(b));
-}

@@ -16,7 +16,7 @@ const dnsKey = (name: string): string => name.trim().toLowerCase().replace(/\.$/
 const ipKey = (ip: string): string => normalizeIpAddress(ip) ?? ip.trim().toLowerCase();
 
 /** Requested SANs the certificate does not carry, in request order (IPs in canonical form). */
-export function findMissingSans(
+function findMissingSans(
   cert: Pick<CertificateInfo, 'dnsSans' | 'ipSans'>,
   requested: Pick<RequestedNames, 'dnsSans' | 'ipSans'>,
 ): { dns: string[]; ip: string[] } {

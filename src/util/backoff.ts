@@ -16,8 +16,8 @@ export interface RetryDelayOptions {
   random?: () => number;
 }
 
-export const DEFAULT_RETRY_BASE_MS = 10_000;
-export const DEFAULT_RETRY_CAP_MS = 5 * 60_000;
+const DEFAULT_RETRY_BASE_MS = 10_000;
+const DEFAULT_RETRY_CAP_MS = 5 * 60_000;
 
 function fail(message: string): never {
   throw new AgentError('internal', ExitCode.internal, `backoff: ${message}`);

@@ -10,6 +10,7 @@ import { runCertificatePass } from '../../src/app/certificate-pass.js';
 import { createPassPorts } from '../../src/app/wiring.js';
 import { parseConfig } from '../../src/config/index.js';
 import { createMemoryLogger } from '../../src/log.js';
+import { hostSchedule } from '../../src/plan/renewal.js';
 import { createVaultClient } from '../../src/vault/node-vault-client.js';
 import { resolveVaultSettings } from '../../src/vault/settings.js';
 import { nodeConfig } from '../support/node-config.js';
@@ -49,7 +50,7 @@ describe('runCertificatePass', () => {
       log,
     });
     const ports = createPassPorts(client, log, true);
-    const first = await runCertificatePass(config, ports);
+    const first = await runCertificatePass(config, ports, { renewalTime: hostSchedule('node-1', 'seed') });
     expect(first.outcomes[0]?.action).toBe('issued');
 
     // Nominal renewal is 40 minutes away; a schedule that says "now" (a host early in the fleet's window) wins.

@@ -55,9 +55,7 @@ describe('writeOutputs', () => {
     const log = createMemoryLogger();
     const result = await writeOutputs({ config: config(), vault, log, readVault: true });
     expect(reads).toEqual(['k8s/c1/kv/data/service-account']);
-    expect(result.failure?.message).toMatch(
-      /no service-account key at k8s\/c1\/kv\/data\/service-account/,
-    );
+    expect(result.failure?.message).toMatch(/no service-account key at k8s\/c1\/kv\/data\/service-account/);
     expect(existsSync(join(dir, 'sa.key'))).toBe(false);
     expect(log.lines.join('\n')).toMatch(/service-account key failed/);
   });

@@ -53,6 +53,57 @@ function occurrences(haystack: string, needle: string): number {
   return haystack.split(needle).length - 1;
 }
 
+const UNITS_DIR = join(REPO_ROOT, 'units');
+
+/** A shipped unit's text and its ExecStart flags (`--name=value`), continuation lines joined. */
+function unitExec(unit: string): { text: string; flags: Map<string, string> } {
+  const text = readFileSync(join(UNITS_DIR, unit), 'utf8');
+  const exec = /^ExecStart=((?:.*\\\n)*.*)$/m.exec(text)?.[1] ?? '';
+  const flags = new Map<string, string>();
+  for (const word of exec.replace(/\\\n/g, ' ').split(/\s+/)) {
+    const m = /^(--[a-z0-9-]+)=(.*)$/.exec(word);
+    if (m) flags.set(m[1] as string, m[2] as string);
+  }
+  return { text, flags };
+}
+
+/** The node-local files a unit's flags name (the agent's and the user data's directories). */
+function namedPaths(flags: Map<string, string>): string[] {
+  return [...flags.values()].filter((v) => /^\/(etc\/kubernetes|var\/lib\/kubelet)\//.test(v));
+}
+
+/** Absolute paths among the string values of a parsed YAML document. */
+function pathsIn(value: unknown): string[] {
+  if (typeof value === 'string') return /^\/(etc|var)\//.test(value) ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap(pathsIn);
+  if (value !== null && typeof value === 'object') return Object.values(value).flatMap(pathsIn);
+  return [];
+}
+
+/** What a node writes at boot: the agent config's sets (default file names), kubeconfigs and key pair, and write_files. */
+function writtenFiles(cloudConfig: string): Set<string> {
+  const files = writeFilesOf(cloudConfig);
+  const config = parse(files.find((f) => f.path === '/etc/vault-pki-agent/config.yaml')?.content ?? '{}') as {
+    certificates?: Record<string, { files?: { dir?: string } }>;
+    kubeconfigs?: { path: string; certificate: string }[];
+    serviceAccountKey?: { key: string; publicKeys: string };
+  };
+  const written = new Set(files.map((f) => f.path));
+  for (const set of Object.values(config.certificates ?? {})) {
+    for (const name of ['cert.pem', 'key.pem', 'ca.pem', 'fullchain.pem'])
+      written.add(`${set.files?.dir}/${name}`);
+  }
+  for (const k of config.kubeconfigs ?? []) {
+    // A kubeconfig is only written when the set it names exists.
+    if (config.certificates?.[k.certificate]) written.add(k.path);
+  }
+  if (config.serviceAccountKey) {
+    written.add(config.serviceAccountKey.key);
+    written.add(config.serviceAccountKey.publicKeys);
+  }
+  return written;
+}
+
 describe.skipIf(!existsSync(CFN_LINT))(
   `cfn-lint${existsSync(CFN_LINT) ? '' : ' (skipped: run scripts/install-test-tools)'}`,
   () => {
@@ -278,29 +329,59 @@ describe('rendered user data', () => {
   });
 
   it('control plane: kube-apiserver reaches etcd through the shipped grpc-proxy unit on localhost', () => {
-    const unitText = readFileSync(join(import.meta.dirname, '../../units/etcd-grpc-proxy.service'), 'utf8');
-    const listen = /--listen-addr=(\S+)/.exec(unitText)?.[1];
+    const proxy = readFileSync(join(UNITS_DIR, 'etcd-grpc-proxy.service'), 'utf8');
+    const listen = /--listen-addr=(\S+)/.exec(proxy)?.[1];
     expect(listen).toBe('127.0.0.1:23790');
+    const apiserver = unitExec('kubernetes/kube-apiserver.service');
+    expect(apiserver.flags.get('--etcd-servers')).toBe(`http://${listen}`);
+    expect(apiserver.text).toMatch(/^Wants=.*etcd-grpc-proxy\.service/m);
+    expect(apiserver.text).toMatch(/^After=.*etcd-grpc-proxy\.service/m);
     for (const r of rendered.filter((x) => x.file === 'control-plane.yaml')) {
       const files = writeFilesOf(r.text);
       const content = (path: string) => files.find((f) => f.path === path)?.content ?? '';
       expect(content('/etc/etcd-grpc-proxy/endpoints.env')).toContain(
         'ETCD_GRPC_PROXY_ENDPOINTS=https://10.0.1.10:2379,https://10.0.2.10:2379,https://10.0.3.10:2379\n',
       );
-      expect(content('/etc/kubernetes/kube-apiserver-etcd.env')).toContain(
-        `KUBE_APISERVER_ETCD_SERVERS=http://${listen}\n`,
-      );
-      const dropIn = content('/etc/systemd/system/kube-apiserver.service.d/20-etcd-grpc-proxy.conf');
-      expect(dropIn).toContain('Wants=etcd-grpc-proxy.service');
-      expect(dropIn).toContain('After=etcd-grpc-proxy.service');
-      expect(dropIn).toContain('EnvironmentFile=/etc/kubernetes/kube-apiserver-etcd.env');
-      // The set the unit's --cert/--key/--cacert name is the one the agent config asks for.
-      const config = content('/etc/vault-pki-agent/config.yaml');
-      expect(config).toMatch(
-        /preset: etcd-grpc-proxy\n\s+files: \{ dir: \/etc\/kubernetes\/pki\/etcd-grpc-proxy \}/,
-      );
-      expect(unitText).toContain('--cert=/etc/kubernetes/pki/etcd-grpc-proxy/cert.pem');
     }
+  });
+
+  // Each node type's shipped component units (and the kubelet's config file) name only files that the
+  // template's agent config or its user data write: a renamed set, kubeconfig or key breaks this test.
+  it.each([
+    [
+      'control-plane.yaml',
+      [
+        'etcd-grpc-proxy.service',
+        'kubernetes/kube-apiserver.service',
+        'kubernetes/kube-controller-manager.service',
+        'kubernetes/kube-scheduler.service',
+      ],
+    ],
+    ['workers.yaml', ['kubernetes/kubelet.service']],
+  ])('%s: every file its component units name is written by the agent or the user data', (file, units) => {
+    for (const r of rendered.filter((x) => x.file === file)) {
+      const written = writtenFiles(r.text);
+      const named = units.flatMap((u) => namedPaths(unitExec(u).flags));
+      const kubeletConfig = writeFilesOf(r.text).find(
+        (f) => f.path === '/etc/kubernetes/kubelet-config.yaml',
+      );
+      if (kubeletConfig) named.push(...pathsIn(parse(kubeletConfig.content)));
+      expect(named.length, `${file} names no file at all`).toBeGreaterThan(3);
+      expect(
+        named.filter((p) => !written.has(p)),
+        `${file} (${r.resource})`,
+      ).toEqual([]);
+    }
+  });
+
+  it('the wiring check can fail: a unit naming a set the config does not write', () => {
+    const r = rendered.find((x) => x.file === 'control-plane.yaml');
+    const written = writtenFiles(r?.text ?? '');
+    expect(written.has('/etc/kubernetes/pki/apiserver/cert.pem')).toBe(true);
+    expect(written.has('/etc/kubernetes/pki/apiserver-renamed/cert.pem')).toBe(false);
+    expect(namedPaths(new Map([['--tls-cert-file', '/etc/kubernetes/pki/x/cert.pem']]))).toEqual([
+      '/etc/kubernetes/pki/x/cert.pem',
+    ]);
   });
 
   it("control plane: the agent config writes the components' kubeconfigs and the service-account key pair", () => {

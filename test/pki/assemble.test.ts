@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentError, VaultUnavailableError, WriteError } from '../../src/errors.js';
 import { assembleCertificateSet, prepareCertificateSet } from '../../src/pki/assemble.js';
+import type { ExpectedCertificate } from '../../src/pki/check-set.js';
 import { createCsr } from '../../src/pki/csr.js';
-import { inspectBundle } from '../../src/pki/inspect.js';
+import { describeCertificate } from '../../src/pki/inspect.js';
 import type { IssuedCertificate } from '../../src/pki/issued.js';
 import { generateKey } from '../../src/pki/keys.js';
-import type { ExpectedCertificate } from '../../src/pki/verify.js';
+import { parseCertificates } from '../../src/pki/pem.js';
 import { issued } from '../support/issued.js';
 import {
   createTestCa,
@@ -44,7 +45,7 @@ async function signed(ca: TestCa) {
   return { key, certificate };
 }
 
-const names = (pem: string) => inspectBundle(pem).map((c) => c.commonName);
+const names = (pem: string) => parseCertificates(pem, 'bundle').map((c) => describeCertificate(c).commonName);
 
 function opensslVerify(files: Record<string, string>, args: (p: Record<string, string>) => string[]) {
   const paths: Record<string, string> = {};
@@ -177,7 +178,7 @@ describe('prepareCertificateSet', () => {
       now: new Date(),
     });
     expect(set.leaf.commonName).toBe('kube-apiserver');
-    expect(set.verification.problems).toEqual([]);
+    expect(set.verification.findings).toEqual([]);
   });
 
   it('refuses a set whose chain does not lead to the issuing CA Vault named', async () => {
@@ -204,6 +205,6 @@ describe('prepareCertificateSet', () => {
         expected: EXPECTED,
         now: new Date(),
       }),
-    ).toThrow(/certificate "apiserver" failed verification: key\.pem does not belong to cert\.pem/);
+    ).toThrow(/certificate "apiserver" failed verification: the key does not belong to the certificate/);
   });
 });

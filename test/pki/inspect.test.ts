@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
 import { createCsr } from '../../src/pki/csr.js';
-import { allowsUsage, inspectBundle, inspectCertificate } from '../../src/pki/inspect.js';
+import { allowsUsage, describeCertificate, inspectCertificate } from '../../src/pki/inspect.js';
 import { generateKey } from '../../src/pki/keys.js';
-import { joinPem, parsePrivateKey, splitPemBundle } from '../../src/pki/pem.js';
+import { joinPem, parseCertificates, parsePrivateKey, splitPemBundle } from '../../src/pki/pem.js';
 import {
   createTestCa,
   makeTempDir,
@@ -100,7 +100,8 @@ describe('PEM bundles', () => {
     expect(parts).toHaveLength(2);
     expect(parts[0]).toBe(inspectCertificate(leafPem).pem);
     expect(parts[1]).toBe(root.certPem);
-    expect(inspectBundle(joinPem(parts)).map((c) => c.commonName)).toEqual(['etcd-1', 'inspect-root']);
+    const bundle2 = parseCertificates(joinPem(parts), 'bundle').map((c) => describeCertificate(c));
+    expect(bundle2.map((c) => c.commonName)).toEqual(['etcd-1', 'inspect-root']);
   });
 
   it.each([

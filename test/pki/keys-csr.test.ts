@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { KeySpec } from '../../src/config/types.js';
 import { AgentError, ConfigError } from '../../src/errors.js';
 import { createCsr } from '../../src/pki/csr.js';
-import { generateKey, samePublicKey } from '../../src/pki/keys.js';
+import { generateKey, publicKeyDer } from '../../src/pki/keys.js';
 import { makeTempDir, openssl, opensslStatus } from '../support/openssl-ca.js';
 
 const tmp = makeTempDir();
@@ -60,7 +60,7 @@ describe('generateKey + createCsr, checked by openssl', () => {
     const keyPub = openssl(['pkey', '-in', keyPath, '-pubout']);
     const csrPub = openssl(['req', '-in', csrPath, '-noout', '-pubkey']);
     expect(csrPub).toBe(keyPub);
-    expect(samePublicKey(createPrivateKey(key.privateKeyPem), key.publicKey)).toBe(true);
+    expect(publicKeyDer(createPrivateKey(key.privateKeyPem)).equals(publicKeyDer(key.publicKey))).toBe(true);
     expect(key.publicKeyDer.equals(key.publicKey.export({ type: 'spki', format: 'der' }) as Buffer)).toBe(
       true,
     );

@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeySpec } from '../../src/config/types.js';
 import { WriteError } from '../../src/errors.js';
 import { prepareCertificateSet } from '../../src/pki/assemble.js';
+import { checkCertificateSet, type ExpectedCertificate, reissueFinding } from '../../src/pki/check-set.js';
 import { createCsr } from '../../src/pki/csr.js';
-import { inspectBundle, inspectCertificate } from '../../src/pki/inspect.js';
-import { findReissueReason } from '../../src/pki/inspect-set.js';
+import { describeCertificate, inspectCertificate } from '../../src/pki/inspect.js';
 import { generateKey } from '../../src/pki/keys.js';
-import type { ExpectedCertificate } from '../../src/pki/verify.js';
+import { parseCertificates } from '../../src/pki/pem.js';
 import { createVaultClient } from '../../src/vault/node-vault-client.js';
 import type { VaultClient } from '../../src/vault/vault-client.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
@@ -25,6 +25,7 @@ let vault: TestVault;
 /** The agent's own client: answers reach assemble the way they do in a pass (shape checked once, by the adapter). */
 let client: VaultClient;
 const tmp = makeTempDir();
+const names = (pem: string) => parseCertificates(pem, 'bundle').map((c) => describeCertificate(c).commonName);
 
 async function caPem(mount: string): Promise<string> {
   const res = await fetch(`${vault.address}/v1/${mount}/ca/pem`);
@@ -117,7 +118,7 @@ describe('sets from a real OpenBao', () => {
     expect(set.leaf.ipSans).toEqual(['10.0.1.5', '127.0.0.1', '::1']);
     expect(set.leaf.extKeyUsages).toEqual(['serverAuth', 'clientAuth']);
     expect(set.leaf.key).toMatchObject({ type: spec.type, bits: spec.bits });
-    expect(inspectBundle(set.pems.ca).map((c) => c.commonName)).toEqual(['etcd-ca']);
+    expect(names(set.pems.ca)).toEqual(['etcd-ca']);
     expect(set.pems.fullchain).toBe(set.pems.cert);
     expect(set.mountCa).toBe(inspectCertificate(await caPem(ROOT_MOUNT)).pem);
 
@@ -127,12 +128,14 @@ describe('sets from a real OpenBao', () => {
     writeFileSync(certPath, set.pems.cert);
     expect(opensslStatus(['verify', '-CAfile', caPath, certPath]).output).toContain(': OK');
 
-    const reason = findReissueReason({
-      current: set.pems,
-      spec: { ...ETCD, key: spec, renewAt: 2 / 3, mode: 'sign' },
-      now,
-      mountCaPem: await caPem(ROOT_MOUNT),
-    });
+    const reason = reissueFinding(
+      checkCertificateSet({
+        files: set.pems,
+        expected: { ...ETCD, key: spec, mode: 'sign' },
+        now,
+        mountCaPem: await caPem(ROOT_MOUNT),
+      }),
+    );
     expect(reason).toBeUndefined();
   });
 
@@ -151,11 +154,8 @@ describe('sets from a real OpenBao', () => {
       expected: subject,
       now: new Date(),
     });
-    expect(inspectBundle(set.pems.ca).map((c) => c.commonName)).toEqual(['k8s-intermediate', 'etcd-ca']);
-    expect(inspectBundle(set.pems.fullchain).map((c) => c.commonName)).toEqual([
-      'kube-apiserver',
-      'k8s-intermediate',
-    ]);
+    expect(names(set.pems.ca)).toEqual(['k8s-intermediate', 'etcd-ca']);
+    expect(names(set.pems.fullchain)).toEqual(['kube-apiserver', 'k8s-intermediate']);
     expect(set.leaf.extKeyUsages).toEqual(['serverAuth']);
 
     const paths = Object.fromEntries(
@@ -170,12 +170,14 @@ describe('sets from a real OpenBao', () => {
       opensslStatus(['verify', '-CAfile', paths.root!, '-untrusted', paths.fullchain!, paths.cert!]).output,
     ).toContain(': OK');
 
-    const reason = findReissueReason({
-      current: set.pems,
-      spec: { ...subject, key: { type: 'ec', bits: 256 }, renewAt: 2 / 3 },
-      now: new Date(),
-      mountCaPem: await caPem(INTER_MOUNT),
-    });
+    const reason = reissueFinding(
+      checkCertificateSet({
+        files: set.pems,
+        expected: { ...subject, key: { type: 'ec', bits: 256 } },
+        now: new Date(),
+        mountCaPem: await caPem(INTER_MOUNT),
+      }),
+    );
     expect(reason).toBeUndefined();
   });
 
@@ -190,11 +192,13 @@ describe('sets from a real OpenBao', () => {
     const set = prepareCertificateSet({ name: 'etcd-server', data, expected: ETCD, now: new Date() });
     expect(set.pems.key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     expect(
-      findReissueReason({
-        current: set.pems,
-        spec: { ...ETCD, key: { type: 'rsa', bits: 2048 }, renewAt: 2 / 3, mode: 'issue' },
-        now: new Date(),
-      }),
+      reissueFinding(
+        checkCertificateSet({
+          files: set.pems,
+          expected: { ...ETCD, key: { type: 'rsa', bits: 2048 }, mode: 'issue' },
+          now: new Date(),
+        }),
+      ),
     ).toBeUndefined();
   });
 
@@ -217,7 +221,7 @@ describe('sets from a real OpenBao', () => {
         expected: ETCD,
         now: new Date(),
       }),
-    ).toThrow(/extended key usage lacks serverAuth/);
+    ).toThrow(/lacks a required extended key usage: serverAuth/);
   });
 
   it('a CA rotated on the mount is detected as ca-changed', async () => {
@@ -236,12 +240,14 @@ describe('sets from a real OpenBao', () => {
       key_type: 'ec',
     });
     await vault.api('POST', `${ROOT_MOUNT}/config/issuers`, { default: rotated.body.data?.issuer_id });
-    const reason = findReissueReason({
-      current: set.pems,
-      spec: { ...ETCD, key: { type: 'ec', bits: 256 }, renewAt: 2 / 3 },
-      now: new Date(),
-      mountCaPem: await caPem(ROOT_MOUNT),
-    });
-    expect(reason?.reason).toBe('ca-changed');
+    const reason = reissueFinding(
+      checkCertificateSet({
+        files: set.pems,
+        expected: { ...ETCD, key: { type: 'ec', bits: 256 } },
+        now: new Date(),
+        mountCaPem: await caPem(ROOT_MOUNT),
+      }),
+    );
+    expect(reason?.code).toBe('ca-changed');
   });
 });

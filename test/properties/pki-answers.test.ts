@@ -17,10 +17,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
 import { assembleCertificateSet, prepareCertificateSet } from '../../src/pki/assemble.js';
+import type { ExpectedCertificate } from '../../src/pki/check-set.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificates, parsePrivateKey } from '../../src/pki/pem.js';
-import type { ExpectedCertificate } from '../../src/pki/verify.js';
 import { issued } from '../support/issued.js';
 import { createTestCa, makeTempDir, openssl, opensslTime, signCsr } from '../support/openssl-ca.js';
 

@@ -24,6 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const UNITS = resolve(import.meta.dirname, '../../units');
 const COMPONENTS = ['etcd', 'etcd-member', 'kube-apiserver', 'kubelet'] as const;
 const UNIT_FILES = readdirSync(UNITS).filter((f) => /\.(service|timer)$/.test(f));
+/** The Kubernetes components wired to the agent's files (units/kubernetes/, installed by node-boot). */
+const KUBE_UNITS = readdirSync(join(UNITS, 'kubernetes')).filter((f) => f.endsWith('.service'));
 const SERVICES = UNIT_FILES.filter((f) => f.endsWith('.service'));
 /** The agent's own services (one sandbox); the others are components the agent's output feeds. */
 const AGENT_SERVICES = SERVICES.filter((f) => f.startsWith('vault-pki-agent'));
@@ -49,6 +51,7 @@ function makeRoot(): string {
     'bin/kill',
     'usr/local/bin/component-stand-in',
     'usr/bin/etcd',
+    ...KUBE_UNITS.map((f) => `usr/bin/${f.replace('.service', '')}`),
   ]) {
     mkdirSync(join(root, exe, '..'), { recursive: true });
     writeFileSync(join(root, exe), '#!/bin/sh\nexit 0\n');
@@ -128,6 +131,30 @@ describe.skipIf(SKIP !== undefined || SYSTEM_UNITS === undefined)(
     it.each(COMPONENTS)('%s.service with our drop-in verifies without a warning', (c) => {
       expect(verify(root, `${c}.service`)).toEqual({ status: 0, output: '' });
     });
+
+    it('ships the Kubernetes component units', () => {
+      expect(KUBE_UNITS.sort()).toEqual([
+        'kube-apiserver.service',
+        'kube-controller-manager.service',
+        'kube-scheduler.service',
+        'kubelet.service',
+      ]);
+    });
+
+    it.each(KUBE_UNITS)(
+      'kubernetes/%s, in place of the stand-in and with our drop-in, verifies without a warning',
+      (file) => {
+        const etc = join(root, 'etc/systemd/system');
+        const standIn = existsSync(join(etc, file)) ? readFileSync(join(etc, file), 'utf8') : undefined;
+        cpSync(join(UNITS, 'kubernetes', file), join(etc, file));
+        try {
+          expect(verify(root, file)).toEqual({ status: 0, output: '' });
+        } finally {
+          if (standIn === undefined) rmSync(join(etc, file));
+          else writeFileSync(join(etc, file), standIn);
+        }
+      },
+    );
 
     it.each(SERVICES)('%s keeps its sandbox (systemd-analyze security: exposure at most 3.0)', (file) => {
       const r = run(['security', '--offline=yes', `--root=${root}`, file]);

@@ -1,14 +1,19 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
+import { createCsr } from '../../src/pki/csr.js';
+import { generateKey } from '../../src/pki/keys.js';
 import {
-  jitterFraction,
+  decideSet,
+  hostSchedule,
   nextWake,
+  type RenewalSchedule,
   type RenewalTimeInput,
-  renewalTime,
   renewalWindow,
-} from '../../src/plan/schedule.js';
+  withReissueInterval,
+} from '../../src/plan/renewal.js';
+import { createTestCa, makeTempDir, opensslTime, signCsr, type TestCa } from '../support/openssl-ca.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -17,6 +22,12 @@ const HOUR = 60 * MINUTE;
 // Every host of the simulated stack got its certificate in this very second.
 const BOOT = new Date('2025-03-04T05:06:07.000Z');
 const at = (offsetMs: number) => new Date(BOOT.getTime() + offsetMs);
+
+/** This host's moment (what every caller gets through `hostSchedule`). */
+const renewalTime = (input: RenewalTimeInput) => renewalWindow(input).time;
+/** This host's position in the window: the jitter hash of (seed, host, certificate). */
+const jitterFraction = (hostId: string, certName: string, seed: string) =>
+  renewalWindow({ notBefore: BOOT, notAfter: at(HOUR), renewAt: 2 / 3, hostId, certName, seed }).fraction;
 
 const hex = (text: string) => createHash('sha256').update(text).digest('hex');
 /** 1,000 distinct hosts: EC2-style instance ids and per-host seeds (deterministic, so failures reproduce). */
@@ -261,11 +272,12 @@ describe('renewal loop with an injected clock', () => {
     }
   });
 
-  it('720h certificates: the loop wakes at least hourly and renews once per ~20 days', () => {
+  it('720h certificates: the loop wakes at least every 15 minutes and renews once per ~20 days', () => {
     const { renewals, wakes } = simulate(720 * HOUR, 0, 60 * 24 * HOUR);
     expect(renewals.length).toBeGreaterThanOrEqual(2);
     expect(renewals.length).toBeLessThanOrEqual(4);
     expect(wakes).toBeGreaterThanOrEqual(60 * 24 - renewals.length);
+    expect(wakes).toBeGreaterThanOrEqual(4 * 60 * 24 - renewals.length);
   });
 });
 
@@ -279,12 +291,218 @@ describe('nextWake', () => {
   it('a time in the past means now', () => {
     expect(nextWake([plus(-HOUR), plus(HOUR)], now)).toEqual(now);
   });
-  it('sleeps at most an hour by default, or maxSleepMs', () => {
-    expect(nextWake([], now)).toEqual(plus(HOUR));
-    expect(nextWake([plus(400 * HOUR)], now)).toEqual(plus(HOUR));
-    expect(nextWake([plus(400 * HOUR)], now, { maxSleepMs: 24 * HOUR })).toEqual(plus(24 * HOUR));
+  it('sleeps at most 15 minutes (the run loop re-reads the token file at every wake)', () => {
+    expect(nextWake([], now)).toEqual(plus(15 * MINUTE));
+    expect(nextWake([plus(400 * HOUR)], now)).toEqual(plus(15 * MINUTE));
+    expect(nextWake([undefined, plus(14 * MINUTE)], now)).toEqual(plus(14 * MINUTE));
   });
-  it('minSleepMs holds the loop back (e.g. after a failure)', () => {
-    expect(nextWake([plus(-HOUR)], now, { minSleepMs: 10 * SECOND })).toEqual(plus(10 * SECOND));
+});
+
+/*
+ * The re-issue interval of `run` (issue 13): a lifetime shorter than Vault's backdating of notBefore makes a
+ * certificate due the moment it is issued; `run` must not then re-issue it many times a second.
+ * A simulated loop: every pass takes 10 ms, a due certificate is re-issued (notBefore backdated 30 s like
+ * Vault's default, notAfter = now + ttl), and the loop sleeps until the next renewal time.
+ */
+const RI_SPEC = { name: 'etcd-peer', renewAt: 2 / 3 };
+const plain: RenewalSchedule = (spec, notBefore, notAfter) =>
+  renewalTime({
+    notBefore,
+    notAfter,
+    renewAt: spec.renewAt,
+    hostId: 'node-1',
+    certName: spec.name,
+    seed: 's',
+  });
+
+function simulate(
+  make: (issuedAt: (name: string) => number | undefined) => RenewalSchedule,
+  ttlMs: number,
+  backdateMs: number,
+  forMs: number,
+): number[] {
+  let t = 1_700_000_000_000;
+  const end = t + forMs;
+  const last = new Map<string, number>();
+  const schedule = make((name) => last.get(name));
+  // X.509 times have a resolution of one second.
+  const second = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
+  const issue = () => ({ notBefore: second(t - backdateMs), notAfter: second(t + ttlMs) });
+  let leaf = issue(); // on disk at start
+  const issuedAt: number[] = [];
+  while (t < end) {
+    if (schedule(RI_SPEC, leaf.notBefore, leaf.notAfter).getTime() <= t) {
+      leaf = issue();
+      last.set(RI_SPEC.name, t);
+      issuedAt.push(t);
+    }
+    const next = schedule(RI_SPEC, leaf.notBefore, leaf.notAfter).getTime();
+    t = Math.max(t + 10, next);
+  }
+  return issuedAt;
+}
+
+describe('withReissueInterval', () => {
+  it('12 s certificates, 30 s backdating: without it a storm, with it one issue per 6 s (half the life)', () => {
+    const storm = simulate(() => plain, 12_000, 30_000, 60_000);
+    expect(storm.length).toBeGreaterThan(1000);
+    const calm = simulate((issued) => withReissueInterval(plain, issued), 12_000, 30_000, 60_000);
+    expect(calm.length).toBeLessThanOrEqual(11);
+    for (let i = 1; i < calm.length; i++)
+      expect((calm[i] as number) - (calm[i - 1] as number)).toBeGreaterThanOrEqual(6_000);
+  });
+
+  it('a certificate issued already expired: at most one issue per floor interval', () => {
+    const calm = simulate((issued) => withReissueInterval(plain, issued), -5_000, 30_000, 60_000);
+    expect(calm.length).toBeLessThanOrEqual(60_000 / 2_000 + 1 /* the 2 s floor */);
+  });
+
+  it('changes nothing for ordinary lifetimes, nor for certificates this process has not issued', () => {
+    const nb = new Date('2026-01-01T00:00:00Z');
+    const na = new Date('2026-01-31T00:00:00Z');
+    const wrapped = withReissueInterval(plain, () => nb.getTime() + 30_000);
+    expect(wrapped(RI_SPEC, nb, na)).toEqual(plain(RI_SPEC, nb, na));
+    // A certificate due at start (none issued yet) is due at once.
+    const old = { nb: new Date(0), na: new Date(60_000) };
+    const atStart = withReissueInterval(plain, () => undefined);
+    expect(atStart(RI_SPEC, old.nb, old.na)).toEqual(plain(RI_SPEC, old.nb, old.na));
+  });
+});
+
+describe('decideSet: must a set be (re-)issued now, and when does it renew', () => {
+  const tmp = makeTempDir();
+  let ca: TestCa;
+  beforeAll(() => {
+    ca = createTestCa(tmp.dir, 'etcd-ca');
+  });
+  afterAll(() => tmp.cleanup());
+  const DAY = 24 * HOUR;
+  // Whole seconds: certificates carry no sub-second precision.
+  const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const SPEC = {
+    name: 'etcd-server',
+    commonName: 'etcd-1',
+    dnsSans: ['etcd-1'],
+    ipSans: ['10.0.1.5'],
+    usages: ['server', 'client'] as const,
+    renewAt: 2 / 3,
+  };
+  /** notBefore + renewAt × lifetime, no jitter: the nominal moment. */
+  const nominal: RenewalSchedule = (cert, notBefore, notAfter) =>
+    renewalWindow({
+      notBefore,
+      notAfter,
+      renewAt: cert.renewAt,
+      hostId: 'h',
+      certName: cert.name,
+      seed: 's',
+      spread: 0,
+      minSpreadMs: 0,
+    }).time;
+  async function makeSet(startAgoMs: number, lifetimeMs: number, cn = SPEC.commonName) {
+    const key = await generateKey({ type: 'ec', bits: 256 });
+    const csr = createCsr(key, { commonName: cn, dnsSans: SPEC.dnsSans, ipSans: SPEC.ipSans });
+    const start = NOW.getTime() - startAgoMs;
+    const cert = signCsr(ca, csr, {
+      startDate: opensslTime(new Date(start)),
+      endDate: opensslTime(new Date(start + lifetimeMs)),
+    });
+    return { cert, key: key.privateKeyPem, ca: ca.certPem };
+  }
+
+  it('nominal schedule: renewAt × lifetime (the computeRenewalTime of old)', () => {
+    const t = renewalWindow({
+      notBefore: new Date(0),
+      notAfter: new Date(300_000),
+      renewAt: 2 / 3,
+      hostId: 'h',
+      certName: 'c',
+      seed: 's',
+      spread: 0,
+      minSpreadMs: 0,
+    });
+    expect(t.time.getTime()).toBe(200_000);
+  });
+
+  it('a set that matches: nothing due, and the renewal time of the schedule', async () => {
+    const files = await makeSet(DAY, 30 * DAY);
+    const result = decideSet({ spec: SPEC, files, now: NOW, schedule: nominal, mountCaPem: ca.certPem });
+    expect(result.verdict).toBeUndefined();
+    expect(result.leaf?.commonName).toBe('etcd-1');
+    // 1 day in of 30: renewal at 20 days after notBefore.
+    expect(result.renewalTime?.toISOString()).toBe(new Date(NOW.getTime() - DAY + 20 * DAY).toISOString());
+  });
+
+  it('renewal-due follows the clock and the schedule given', async () => {
+    // 30-day certificate that started 20 days + 1 s ago: 2/3 of its life is over.
+    const old = await makeSet(20 * DAY + 1000, 30 * DAY);
+    const due = decideSet({ spec: SPEC, files: old, now: NOW, schedule: nominal });
+    expect(due.verdict?.reason).toBe('renewal-due');
+    expect(due.verdict?.message).toMatch(/^renewal is due: since 20\d\d-.*, not after 20\d\d-/);
+    // ... but not yet at 3/4, and it is due at once with a (jittered) schedule whose moment has passed.
+    expect(
+      decideSet({ spec: { ...SPEC, renewAt: 0.75 }, files: old, now: NOW, schedule: nominal }).verdict,
+    ).toBeUndefined();
+    const good = await makeSet(DAY, 30 * DAY);
+    const past = () => new Date(NOW.getTime() - 1);
+    expect(decideSet({ spec: SPEC, files: good, now: NOW, schedule: past }).verdict?.reason).toBe(
+      'renewal-due',
+    );
+  });
+
+  it('a finding of the set check comes first, with its words; missing files have no renewal time', async () => {
+    const old = await makeSet(20 * DAY + 1000, 30 * DAY, 'etcd-9');
+    const result = decideSet({ spec: SPEC, files: old, now: NOW, schedule: nominal });
+    expect(result.verdict).toEqual({
+      reason: 'cn-changed',
+      message: 'the common name differs from the spec: "etcd-9" -> "etcd-1"',
+    });
+    expect(result.renewalTime).toBeDefined();
+    const missing = decideSet({ spec: SPEC, files: { cert: old.cert }, now: NOW, schedule: nominal });
+    expect(missing).toEqual({
+      verdict: { reason: 'missing', message: 'certificate files are missing: key.pem, ca.pem' },
+    });
+  });
+
+  it('property: due exactly when the moment of the host schedule has come, and that moment is the one reported', async () => {
+    const sets = [await makeSet(30 * MINUTE, HOUR), await makeSet(5 * DAY, 30 * DAY)];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 1),
+        fc.string(),
+        fc.string(),
+        fc.double({ min: 0.05, max: 0.95, noNaN: true }),
+        fc.integer({ min: -40 * DAY, max: 40 * DAY }),
+        (which, hostId, seed, renewAt, offset) => {
+          const files = sets[which]!;
+          const schedule = hostSchedule(hostId, seed);
+          const now = new Date(NOW.getTime() + offset);
+          const spec = { ...SPEC, renewAt };
+          const d = decideSet({ spec, files, now, schedule });
+          const leaf = d.leaf!;
+          const expected = renewalWindow({
+            notBefore: leaf.notBefore,
+            notAfter: leaf.notAfter,
+            renewAt,
+            hostId,
+            certName: spec.name,
+            seed,
+          }).time;
+          expect(d.renewalTime).toEqual(expected);
+          // run's view: the same moment (it issued nothing yet), and it wakes no later than that.
+          expect(withReissueInterval(schedule, () => undefined)(spec, leaf.notBefore, leaf.notAfter)).toEqual(
+            expected,
+          );
+          expect(nextWake([d.renewalTime], now).getTime()).toBeLessThanOrEqual(
+            Math.max(expected.getTime(), now.getTime()),
+          );
+          const reason = d.verdict?.reason;
+          if (now.getTime() >= leaf.notAfter.getTime()) expect(reason).toBe('expired');
+          else if (now.getTime() < leaf.notBefore.getTime()) expect(reason).toBe('not-yet-valid');
+          else expect(reason === 'renewal-due').toBe(now.getTime() >= expected.getTime());
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

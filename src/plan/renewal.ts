@@ -1,6 +1,7 @@
 /**
- * When to renew, when to wake up, how long to wait after a failure. Pure: the clock, the host identity,
- * the per-host seed and the random source all come in as arguments.
+ * The one renewal policy: when a certificate renews, whether a set must be (re-)issued now, and how long the
+ * `run` loop may sleep. `check`, `status`, `bootstrap`, `run` and the pass all ask this module, so they agree
+ * without talking. Pure: the clock, the host identity and the per-host seed come in as arguments.
  *
  * Renewal moment: a certificate is due at `notBefore + renewAt × lifetime`, pulled earlier by a jitter
  * that is a deterministic function of (seed, hostId, certName). Deterministic, so `check` (a timer unit)
@@ -22,16 +23,24 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { AgentError, ExitCode } from '../errors.js';
+import {
+  checkCertificateSet,
+  type ExpectedCertificate,
+  type FindingCode,
+  reissueFinding,
+  type SetFiles,
+} from '../pki/check-set.js';
+import type { CertificateInfo } from '../pki/inspect.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 
-export const DEFAULT_SPREAD = 0.1;
-export const DEFAULT_MIN_SPREAD_MS = HOUR_MS;
+const DEFAULT_SPREAD = 0.1;
+const DEFAULT_MIN_SPREAD_MS = HOUR_MS;
 /** The jitter never eats more than this share of the time between notBefore and the nominal moment. */
-export const MAX_JITTER_SHARE = 0.5;
-export const DEFAULT_SAFETY_MARGIN_SHARE = 0.1;
-export const DEFAULT_SAFETY_MARGIN_CAP_MS = 24 * HOUR_MS;
+const MAX_JITTER_SHARE = 0.5;
+const DEFAULT_SAFETY_MARGIN_SHARE = 0.1;
+const DEFAULT_SAFETY_MARGIN_CAP_MS = 24 * HOUR_MS;
 
 export interface RenewalTimeInput {
   notBefore: Date;
@@ -88,7 +97,7 @@ export function generateScheduleSeed(): string {
 }
 
 /** Uniform in [0, 1), a deterministic function of its inputs (48 bits of SHA-256). */
-export function jitterFraction(hostId: string, certName: string, seed: string): number {
+function jitterFraction(hostId: string, certName: string, seed: string): number {
   // NUL separators: ("ab","c") and ("a","bc") must not collide.
   const digest = createHash('sha256')
     .update(`vault-pki-agent/renewal-jitter/v1\0${seed}\0${hostId}\0${certName}`)
@@ -96,7 +105,10 @@ export function jitterFraction(hostId: string, certName: string, seed: string): 
   return digest.readUIntBE(0, 6) / 2 ** 48;
 }
 
-/** The window every host may renew in, and this host's moment within it. */
+/**
+ * The window every host may renew in, and this host's moment within it: `time` is within [notBefore,
+ * notAfter − safety margin], never later than notBefore + renewAt × lifetime. Same inputs, same answer.
+ */
 export function renewalWindow(input: RenewalTimeInput): RenewalWindow {
   const notBefore = finiteMs(input.notBefore, 'notBefore');
   const notAfter = finiteMs(input.notAfter, 'notAfter');
@@ -123,31 +135,17 @@ export function renewalWindow(input: RenewalTimeInput): RenewalWindow {
   return { start: new Date(end - width), end: new Date(end), fraction, time: new Date(time) };
 }
 
-/**
- * When this host renews this certificate: within [notBefore, notAfter − safety margin], never later
- * than notBefore + renewAt × lifetime. Same inputs, same answer.
- */
-export function renewalTime(input: RenewalTimeInput): Date {
-  return renewalWindow(input).time;
-}
+/** When each certificate of a host renews: `(certificate, notBefore, notAfter) => moment`. */
+export type RenewalSchedule = (
+  cert: { name: string; renewAt: number },
+  notBefore: Date,
+  notAfter: Date,
+) => Date;
 
-export interface NextWakeOptions {
-  /** Wake at least this often (default 1h): notices clock jumps and hand-edited sets, stays far below setTimeout's 24.8-day limit. */
-  maxSleepMs?: number;
-  /** Never wake sooner than this after now (default 0). */
-  minSleepMs?: number;
-}
-
-export const DEFAULT_MAX_SLEEP_MS = HOUR_MS;
-
-/** The next moment the loop should wake: the earliest of `times`, not before now, at most maxSleepMs away. */
-export function nextWake(times: readonly Date[], now: Date, options: NextWakeOptions = {}): Date {
-  const nowMs = finiteMs(now, 'now');
-  const maxSleep = finiteNumber(options.maxSleepMs, DEFAULT_MAX_SLEEP_MS, 'maxSleepMs');
-  const minSleep = Math.min(finiteNumber(options.minSleepMs, 0, 'minSleepMs'), maxSleep);
-  let earliest = nowMs + maxSleep;
-  for (const t of times) earliest = Math.min(earliest, finiteMs(t, 'a wake time'));
-  return new Date(Math.max(earliest, nowMs + minSleep));
+/** The fleet-jittered schedule of one host (its identity and its persisted seed). */
+export function hostSchedule(hostId: string, seed: string): RenewalSchedule {
+  return (cert, notBefore, notAfter) =>
+    renewalWindow({ notBefore, notAfter, renewAt: cert.renewAt, hostId, certName: cert.name, seed }).time;
 }
 
 /**
@@ -156,23 +154,16 @@ export function nextWake(times: readonly Date[], now: Date, options: NextWakeOpt
  * it is issued, and `run` re-issues it many times a second. Half the remaining life when that is shorter (a
  * 12 s certificate is renewed after 6 s), never less than MIN_REISSUE_FLOOR_MS.
  */
-export const MIN_REISSUE_INTERVAL_MS = 10_000;
-export const MIN_REISSUE_FLOOR_MS = 2_000;
-
-export type CertificateSchedule<S extends { name: string }> = (
-  spec: S,
-  notBefore: Date,
-  notAfter: Date,
-) => Date;
+const MIN_REISSUE_INTERVAL_MS = 10_000;
+const MIN_REISSUE_FLOOR_MS = 2_000;
 
 /** The earliest moment a certificate issued at `issuedAt` (ms) and valid until `notAfter` may be re-issued. */
-export function earliestReissue(
-  issuedAt: number,
-  notAfter: Date,
-  intervalMs = MIN_REISSUE_INTERVAL_MS,
-): number {
+function earliestReissue(issuedAt: number, notAfter: Date): number {
   const halfLeft = (notAfter.getTime() - issuedAt) / 2;
-  const wait = Math.min(intervalMs, Number.isFinite(halfLeft) ? halfLeft : intervalMs);
+  const wait = Math.min(
+    MIN_REISSUE_INTERVAL_MS,
+    Number.isFinite(halfLeft) ? halfLeft : MIN_REISSUE_INTERVAL_MS,
+  );
   return issuedAt + Math.max(MIN_REISSUE_FLOOR_MS, wait);
 }
 
@@ -181,16 +172,87 @@ export function earliestReissue(
  * issued none) is never due before `earliestReissue`. What was on disk at start is scheduled as is, so a
  * certificate already due then is renewed at once; `check` and `status` (no issuing) see the plain schedule.
  */
-export function withReissueInterval<S extends { name: string }>(
-  schedule: CertificateSchedule<S>,
+export function withReissueInterval(
+  schedule: RenewalSchedule,
   issuedAt: (name: string) => number | undefined,
-  intervalMs: number = MIN_REISSUE_INTERVAL_MS,
-): CertificateSchedule<S> {
-  return (spec, notBefore, notAfter) => {
-    const time = schedule(spec, notBefore, notAfter);
-    const issued = issuedAt(spec.name);
+): RenewalSchedule {
+  return (cert, notBefore, notAfter) => {
+    const time = schedule(cert, notBefore, notAfter);
+    const issued = issuedAt(cert.name);
     if (issued === undefined) return time;
-    const earliest = earliestReissue(issued, notAfter, intervalMs);
+    const earliest = earliestReissue(issued, notAfter);
     return time.getTime() >= earliest ? time : new Date(earliest);
   };
+}
+
+export type ReissueReason = FindingCode | 'renewal-due';
+
+export interface ReissueVerdict {
+  reason: ReissueReason;
+  /** Human message with specifics, e.g. `the subject alternative names differ from the spec: missing 10.0.1.9`. */
+  message: string;
+}
+
+export interface SetDecision {
+  /** Why the set must be (re-)issued now; undefined when it is fine. */
+  verdict?: ReissueVerdict;
+  /** The current leaf, when it could be read. */
+  leaf?: CertificateInfo;
+  /** When the current leaf renews. */
+  renewalTime?: Date;
+}
+
+/**
+ * Must this set be (re-)issued now, and when does it renew? The first finding of the set check
+ * (pki/check-set.ts) a new certificate cures, else `renewal-due` once the schedule's moment has come.
+ */
+export function decideSet(input: {
+  spec: ExpectedCertificate & { name: string; renewAt: number };
+  files: SetFiles;
+  now: Date;
+  schedule: RenewalSchedule;
+  /** The CA the mount issues with now, when known (the pass); `check` and `status` ask Vault nothing. */
+  mountCaPem?: string;
+}): SetDecision {
+  const { spec, now } = input;
+  const check = checkCertificateSet({
+    files: input.files,
+    expected: spec,
+    now,
+    mountCaPem: input.mountCaPem,
+  });
+  const { leaf } = check;
+  const renewalTime = leaf && input.schedule(spec, leaf.notBefore, leaf.notAfter);
+  const first = reissueFinding(check);
+  if (first) return { verdict: { reason: first.code, message: first.message }, leaf, renewalTime };
+  if (!leaf || !renewalTime) return {};
+  if (renewalTime.getTime() <= now.getTime())
+    return {
+      verdict: {
+        reason: 'renewal-due',
+        message: `renewal is due: since ${renewalTime.toISOString()}, not after ${leaf.notAfter.toISOString()}`,
+      },
+      leaf,
+      renewalTime,
+    };
+  return { leaf, renewalTime };
+}
+
+/**
+ * Longest sleep of the `run` loop (15 min): each wake re-reads the token file (SPEC: a rotated token is picked
+ * up without a restart), notices a clock jump or a hand-edited set, and re-checks every set; a quarter of an
+ * hour bounds how long a rotated token goes unused for the cost of four local reads an hour. Far below
+ * setTimeout's 24.8-day limit.
+ */
+const MAX_SLEEP_MS = 15 * MINUTE_MS;
+
+/**
+ * The next moment the loop should wake: the earliest of `times` (undefined ones ignored), not before now, at
+ * most MAX_SLEEP_MS away.
+ */
+export function nextWake(times: readonly (Date | undefined)[], now: Date): Date {
+  const nowMs = finiteMs(now, 'now');
+  let earliest = nowMs + MAX_SLEEP_MS;
+  for (const t of times) if (t !== undefined) earliest = Math.min(earliest, finiteMs(t, 'a wake time'));
+  return new Date(Math.max(earliest, nowMs));
 }
