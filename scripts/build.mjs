@@ -57,27 +57,6 @@ const cliuiWordWrap = {
   },
 };
 
-// node-vault loads `https` (for an agent it builds only without a `request-promise` transport; the agent
-// always passes its own, src/vault/transport.ts, which loads https when Vault's address is https://) and
-// `debug` (which loads tty, and under DEBUG=node-vault or DEBUG=* would write its own lines, request bodies
-// among them, into the agent's stderr, breaking --log-format json).
-const nodeVaultUnusedEdges = {
-  name: 'node-vault-unused-edges',
-  setup(b) {
-    b.onResolve({ filter: /^(https|debug)$/ }, (args) =>
-      args.importer.includes('/node_modules/node-vault/')
-        ? { path: args.path, namespace: 'vpa-node-vault' }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'vpa-node-vault' }, (args) => ({
-      contents:
-        args.path === 'debug'
-          ? 'module.exports = () => Object.assign(() => undefined, { enabled: false });'
-          : "module.exports = { get Agent() { throw new Error('node-vault builds no https agent: vault-pki-agent passes its own transport'); } };",
-    }));
-  },
-};
-
 // yargs uses Node's `assert` for two internal invariants (strictEqual, notStrictEqual); loading `assert` costs
 // ~2 ms at every start. These two checks, with the same semantics (Object.is) and a thrown error, are all it needs.
 const yargsAssert = {
@@ -122,9 +101,7 @@ else void main(process.argv.slice(2));`,
   legalComments: 'external',
   metafile: true,
   logLevel: 'warning',
-  // node-vault requires axios at load time but the agent passes it its own transport (src/vault/transport.ts).
-  alias: { axios: './scripts/build/axios-unused.mjs' },
-  plugins: [zodEnglishOnly, noSupportsColor, nodeVaultUnusedEdges, yargsAssert, cliuiWordWrap],
+  plugins: [zodEnglishOnly, noSupportsColor, yargsAssert, cliuiWordWrap],
   // `await import('node:tls')` and the like (builtins loaded on first use) become require() calls: the
   // launcher's vm.Script has no dynamic-import loader.
   supported: { 'dynamic-import': false },

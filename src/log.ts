@@ -86,10 +86,3 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
     child: (fields) => createLogger(options, { ...bound, ...fields }),
   };
 }
-
-/** A logger that records lines, for tests and for scanning output for secrets. */
-export function createMemoryLogger(level: LogLevel = 'debug'): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger({ level, format: 'text', write: (l) => lines.push(l) });
-  return Object.assign(logger, { lines });
-}

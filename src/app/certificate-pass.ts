@@ -5,7 +5,8 @@
  */
 import type { AgentConfig, CertSpec, FilesSpec } from '../config/types.js';
 import { AgentError } from '../errors.js';
-import type { CertificateSetReading, WriteCertificateSetResult } from '../files/atomic-writer.js';
+import type { CertificateSetReading } from '../files/read-set.js';
+import type { WriteCertificateSetResult } from '../files/write-set.js';
 import type { Logger } from '../log.js';
 import { prepareCertificateSet } from '../pki/assemble.js';
 import { createCsr } from '../pki/csr.js';

@@ -2,7 +2,7 @@
  * What a command gets from the command line (cli/ parses argv into these and imports them from here, so
  * app/ never imports cli/): its console (`CliIo`) and the global flags (`GlobalArgs`), and what every command
  * derives from them: its logger and its --timeout. Kept apart from the wiring so that commands importing
- * these (check, status, provision, the engineer commands) do not load the certificate pass, node-vault and
+ * these (check, status, provision, the engineer commands) do not load the certificate pass, the Vault client and
  * the writer with it.
  */
 import { UsageError } from '../errors.js';

@@ -3,7 +3,7 @@
  * spec with the same fleet-jittered schedule `run` uses (the seed comes from the state file).
  */
 import type { AgentConfig, CertSpec } from '../config/types.js';
-import { readCertificateSet } from '../files/atomic-writer.js';
+import { readCertificateSet } from '../files/read-set.js';
 import { findLeftovers } from '../files/set-directory.js';
 import { decideSet, hostSchedule, type RenewalSchedule, type SetDecision } from '../plan/renewal.js';
 import { type AgentState, loadState } from './state.js';

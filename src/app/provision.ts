@@ -6,11 +6,8 @@
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { computeDesiredState } from '../provision/desired-state.js';
 import { formatPlan, planChanges } from '../provision/diff.js';
-import {
-  type ProvisionFile,
-  parseProvisionFile,
-  resolveProvisionSettings,
-} from '../provision/provision-settings.js';
+import { type ProvisionFile, parseProvisionFile } from '../provision/provision-file.js';
+import { resolveProvisionSettings } from '../provision/provision-settings.js';
 import { provisionServiceAccountKey } from '../provision/service-account-key.js';
 import { applyChanges, readObservedState } from '../provision/vault-state.js';
 import { readSmallFile, SmallFileError } from '../util/small-file.js';

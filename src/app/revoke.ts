@@ -5,7 +5,7 @@
  * the instance is going away, and its units may still be stopping.
  */
 import { AgentError, ExitCode } from '../errors.js';
-import { readCertificateSet } from '../files/atomic-writer.js';
+import { readCertificateSet } from '../files/read-set.js';
 import { inspectCertificate } from '../pki/inspect.js';
 import { type CliIo, loggerFor } from './cli-context.js';
 import { type BootstrapArgs, connect, selectCertificates } from './wiring.js';

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { nextWake, withReissueInterval } from '../plan/renewal.js';
 import { tokenTimes } from '../plan/token-upkeep.js';
 import { retryDelay } from '../util/backoff.js';
-import { createVaultClient } from '../vault/node-vault-client.js';
+import { createVaultClient } from '../vault/client.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import { runCertificatePass } from './certificate-pass.js';
 import { type CliIo, loggerFor, timeoutMsOf } from './cli-context.js';

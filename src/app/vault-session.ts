@@ -7,7 +7,7 @@
 import type { VaultSettings } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { AuthMethod } from '../vault/auth-method.js';
-import { createVaultClient } from '../vault/node-vault-client.js';
+import { createVaultClient } from '../vault/client.js';
 import {
   cleartextAddressNotice,
   type ResolvedVaultSettings,

@@ -6,18 +6,15 @@
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError, UsageError } from '../errors.js';
-import {
-  readCertificateSet,
-  rollbackCertificateSet,
-  tidyCertificateDir,
-  writeCertificateSet,
-} from '../files/atomic-writer.js';
+import { readCertificateSet } from '../files/read-set.js';
+import { rollbackCertificateSet, tidyCertificateDir } from '../files/recover.js';
+import { writeCertificateSet } from '../files/write-set.js';
 import type { Logger } from '../log.js';
 import { runHealthCheck } from '../services/health-check.js';
 import { runActions } from '../services/run-actions.js';
 import { SystemctlServiceManager } from '../services/service-manager.js';
 import type { AuthMethod } from '../vault/auth-method.js';
-import { createVaultClient } from '../vault/node-vault-client.js';
+import { createVaultClient } from '../vault/client.js';
 import type { ResolvedVaultSettings } from '../vault/settings.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 import type { PassPorts, PassResult } from './certificate-pass.js';

@@ -5,7 +5,7 @@
  */
 
 /** Below this a certificate cannot be renewed in time: Vault's answer, the write and the actions take seconds. */
-export const MIN_TTL_SECONDS = 10;
+const MIN_TTL_SECONDS = 10;
 
 export function ttlProblem(seconds: number): string | undefined {
   return seconds < MIN_TTL_SECONDS

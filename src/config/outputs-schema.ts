@@ -1,13 +1,14 @@
 /**
  * The schema of the files the agent writes besides certificate sets: `kubeconfigs:` (a component's
- * kubeconfig referencing a set by path) and `serviceAccountKey:` (the control plane's shared key pair). Built from the value schemas of schema.ts (variables expanded,
+ * kubeconfig referencing a set by path) and `serviceAccountKey:` (the control plane's shared key pair). Built from the value schemas of value-schemas.ts (variables expanded,
  * paths normalised), strict like the rest; the rules that span keys are in resolve-outputs.ts.
  */
 import * as z from '../util/zod.js';
 import { isMountPath } from './validate.js';
+import { absolutePath, account, checked, strict } from './value-schemas.js';
 
 /** `server:` of a kubeconfig: an https URL without credentials, query or fragment. */
-export function kubeServerProblem(value: string): string | undefined {
+function kubeServerProblem(value: string): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
@@ -20,39 +21,26 @@ export function kubeServerProblem(value: string): string | undefined {
   return undefined;
 }
 
-export function buildOutputSchemas<
-  P extends z.core.$ZodType<string>,
-  A extends z.core.$ZodType<string>,
-  C extends z.core.$ZodType<string>,
->(parts: {
-  strict: <T extends z.core.$ZodLooseShape>(shape: T) => z.ZodMiniObject<T, z.core.$strict>;
-  absolutePath: P;
-  account: A;
-  checked: (check: (value: string) => string | undefined) => C;
-}) {
-  const { strict, absolutePath, account, checked } = parts;
-  const kubeconfig = strict({
-    path: absolutePath,
-    certificate: checked((v) =>
-      /^[A-Za-z0-9._-]+$/.test(v) ? undefined : `${JSON.stringify(v)} is not a certificate name`,
+const kubeconfig = strict({
+  path: absolutePath,
+  certificate: checked((v) =>
+    /^[A-Za-z0-9._-]+$/.test(v) ? undefined : `${JSON.stringify(v)} is not a certificate name`,
+  ),
+  server: checked(kubeServerProblem),
+  owner: z.optional(account),
+  group: z.optional(account),
+});
+
+export const kubeconfigs = z.array(kubeconfig, { error: 'must be a list of kubeconfig files' });
+
+export const serviceAccountKey = strict({
+  key: absolutePath,
+  publicKeys: absolutePath,
+  owner: z.optional(account),
+  group: z.optional(account),
+  mount: z.optional(
+    checked((v) =>
+      isMountPath(v) ? undefined : `${JSON.stringify(v)} is not a mount path such as k8s/prod/kv`,
     ),
-    server: checked(kubeServerProblem),
-    owner: z.optional(account),
-    group: z.optional(account),
-  });
-  const serviceAccountKey = strict({
-    key: absolutePath,
-    publicKeys: absolutePath,
-    owner: z.optional(account),
-    group: z.optional(account),
-    mount: z.optional(
-      checked((v) =>
-        isMountPath(v) ? undefined : `${JSON.stringify(v)} is not a mount path such as k8s/prod/kv`,
-      ),
-    ),
-  });
-  return {
-    kubeconfigs: z.array(kubeconfig, { error: 'must be a list of kubeconfig files' }),
-    serviceAccountKey,
-  };
-}
+  ),
+});

@@ -5,10 +5,12 @@
  */
 import type { core } from 'zod';
 import { ConfigError } from '../errors.js';
+import { expandValues } from './expand-values.js';
 import { resolveConfig } from './resolve.js';
-import { buildConfigSchema, CLUSTER, quote } from './schema.js';
+import { configSchema } from './schema.js';
 import type { AgentConfig } from './types.js';
-import { expandVariables, type VariableFacts } from './variables.js';
+import { quote } from './value-schemas.js';
+import type { VariableFacts } from './variables.js';
 import { type ConfigIssue, loadYaml, throwIssues } from './yaml-source.js';
 
 export type ConfigFacts = VariableFacts;
@@ -69,6 +71,40 @@ function toConfigIssues(issue: core.$ZodIssue): ConfigIssue[] {
   return [{ path, message: issue.message }];
 }
 
+/** Issue codes that mean "this is not the kind of value expected here": the value's own checks never ran. */
+const SHAPE_CODES = new Set([
+  'invalid_type',
+  'invalid_value',
+  'invalid_union',
+  'unrecognized_keys',
+  'invalid_key',
+]);
+
+const startsWith = (path: readonly PropertyKey[], prefix: readonly PropertyKey[]) =>
+  prefix.length <= path.length && prefix.every((segment, i) => segment === path[i]);
+
+/**
+ * The schema's issues and the values that could not be expanded, as one list. A failed expansion replaces what
+ * the value's own checks said about the unexpanded text; it is not reported where the schema refuses the value's
+ * place itself (an unknown key, a mapping that is a list, an enum or a boolean, whose values were never meant to
+ * hold variables).
+ */
+function mergeIssues(failures: ConfigIssue[], issues: readonly core.$ZodIssue[]): ConfigIssue[] {
+  const reported = failures.filter(
+    (f) =>
+      !issues.some(
+        (i) =>
+          SHAPE_CODES.has(i.code) &&
+          startsWith(f.path, i.path) &&
+          (i.code !== 'unrecognized_keys' || i.keys.includes(String(f.path[i.path.length]))),
+      ),
+  );
+  const kept = issues.filter(
+    (i) => SHAPE_CODES.has(i.code) || !reported.some((f) => startsWith(i.path, f.path)),
+  );
+  return [...reported, ...kept.flatMap(toConfigIssues)];
+}
+
 function findProtoKeys(value: unknown, path: (string | number)[], seen: Set<unknown>): ConfigIssue[] {
   if (typeof value !== 'object' || value === null || seen.has(value)) return [];
   seen.add(value);
@@ -79,13 +115,6 @@ function findProtoKeys(value: unknown, path: (string | number)[], seen: Set<unkn
     else issues.push(...findProtoKeys(child, childPath, seen));
   }
   return issues;
-}
-
-/** The cluster is expanded first because every other value may refer to `${cluster}`. */
-function preResolveCluster(root: Record<string, unknown>, facts: VariableFacts): string | undefined {
-  if (typeof root.cluster !== 'string') return undefined;
-  const expanded = expandVariables(root.cluster, facts, undefined);
-  return expanded.ok && CLUSTER.test(expanded.value) ? expanded.value : undefined;
 }
 
 export function parseConfig(text: string, facts: ConfigFacts, opts: ParseConfigOptions = {}): AgentConfig {
@@ -123,9 +152,11 @@ function parseConfigText(text: string, facts: ConfigFacts, opts: ParseConfigOpti
   // zod skips `__proto__` keys silently; a key that vanishes without a word is worse than an error.
   const protoKeys = findProtoKeys(record, [], new Set());
   if (protoKeys.length > 0) throwIssues(protoKeys, yaml.locate, source);
-  const schema = buildConfigSchema(facts, preResolveCluster(record, facts));
-  const parsed = schema.safeParse(record, { error: messageFor });
-  if (!parsed.success) throwIssues(parsed.error.issues.flatMap(toConfigIssues), yaml.locate, source);
+  const expanded = expandValues(record, facts);
+  const parsed = configSchema.safeParse(expanded.value, { error: messageFor });
+  if (!parsed.success || expanded.failures.length > 0) {
+    throwIssues(mergeIssues(expanded.failures, parsed.error?.issues ?? []), yaml.locate, source);
+  }
 
   const { config, issues } = resolveConfig(parsed.data, facts.host, yaml.keysAt(['certificates']));
   if (issues.length > 0) throwIssues(issues, yaml.locate, source);

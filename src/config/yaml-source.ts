@@ -38,7 +38,7 @@ export interface LoadedYaml {
 }
 
 /** `certificates.etcd-peer.actions[0].systemd`; odd keys are quoted so the path stays readable. */
-export function formatPath(path: ConfigPath): string {
+function formatPath(path: ConfigPath): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
@@ -48,7 +48,7 @@ export function formatPath(path: ConfigPath): string {
   return out;
 }
 
-export function formatIssue(issue: ConfigIssue, position: Position, source: string | undefined): string {
+function formatIssue(issue: ConfigIssue, position: Position, source: string | undefined): string {
   const where = source === undefined ? '' : ` in ${source}`;
   const key = issue.path.length === 0 ? '' : `${formatPath(issue.path)}: `;
   return `config error${where} at line ${position.line}:${position.col}: ${key}${issue.message}`;
@@ -103,7 +103,7 @@ function keyText(key: unknown): string | undefined {
  * How deep collections may nest. A config is at most 6 levels deep (certificates.NAME.actions[0].exec[0]);
  * anything near this is hostile, and the parser and every walk after it recurse once per level.
  */
-export const MAX_YAML_DEPTH = 64;
+const MAX_YAML_DEPTH = 64;
 
 const tooDeep = `the YAML is nested more than ${MAX_YAML_DEPTH} levels deep (a config needs fewer than 10)`;
 

@@ -19,7 +19,6 @@ import {
   type MakeDirectoryOptions,
   mkdirSync,
   openSync,
-  type RmOptions,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -27,7 +26,6 @@ import {
   realpathSync,
   renameSync,
   rmdirSync,
-  rmSync,
   type Stats,
   statSync,
   symlinkSync,
@@ -104,7 +102,6 @@ export const mkdir = (path: string, options?: MakeDirectoryOptions & { mode?: nu
 export const readdir = (path: string): Promise<string[]> => later(() => readdirSync(path));
 export const readlink = (path: string): Promise<string> => later(() => readlinkSync(path));
 export const realpath = (path: string): Promise<string> => later(() => realpathSync(path));
-export const rm = (path: string, options?: RmOptions): Promise<void> => later(() => rmSync(path, options));
 export const rmdir = (path: string): Promise<void> => later(() => rmdirSync(path));
 export const rename = (from: string, to: string): Promise<void> => later(() => renameSync(from, to));
 export const symlink = (target: string, path: string): Promise<void> =>
@@ -125,8 +122,3 @@ export function readFile(path: string, encoding: BufferEncoding): Promise<string
 export function readFile(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
   return later(() => (encoding ? readFileSync(path, encoding) : readFileSync(path)));
 }
-export const writeFile = (
-  path: string,
-  data: Uint8Array | string,
-  options?: { mode?: number; flag?: string },
-) => later(() => writeFileSync(path, data, options));

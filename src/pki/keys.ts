@@ -106,6 +106,9 @@ export async function generateKey(spec: KeySpec): Promise<GeneratedKey> {
     const curve = CURVES[spec.bits]!;
     // SEC1 is the cheap encoding (OpenSSL 3's PKCS#8/SPKI encoders cost ~0.2 ms each here, and decoding PKCS#8
     // ~0.4 ms); PKCS#8 and the SPKI are assembled from it: the SEC1 key carries the public point in its [1].
+    // Measured against the plain form (generateKeyPairSync with SPKI + PKCS#8 DER, key object from the PKCS#8;
+    // bench/keys.ts), 2026-12-02 on the loaded 2-core machine: 2.0 against 6.0 ms per key in a row, and a
+    // four-certificate bootstrap 6-8 ms less CPU (paired medians of 31 runs each way, bench/bootstrap-ab.ts).
     // Node takes a private-key encoding alone (the public half then stays a key object, never exported
     // here); its type declarations want both, hence the narrower signature.
     const generateEc = generateKeyPairSync as unknown as (

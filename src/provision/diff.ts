@@ -42,7 +42,7 @@ function normaliseArray(value: unknown): string[] {
 }
 
 /** Equal in Vault's meaning: durations as seconds, lists as sets, "a,b" as a list. */
-export function sameValue(desired: FieldValue, observed: unknown): boolean {
+function sameValue(desired: FieldValue, observed: unknown): boolean {
   if (Array.isArray(desired)) {
     const a = [...desired].sort();
     const b = normaliseArray(observed);
@@ -55,7 +55,7 @@ export function sameValue(desired: FieldValue, observed: unknown): boolean {
   return observed.trimEnd() === desired.trimEnd();
 }
 
-export function diffResource(
+function diffResource(
   resource: DesiredResource,
   observed: Record<string, unknown> | undefined,
 ): Change | undefined {

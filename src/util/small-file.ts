@@ -22,7 +22,7 @@ export class SmallFileError extends Error {
 }
 
 /** "a FIFO", "a character device", ... for messages. */
-export function fileKind(st: Stats): string {
+function fileKind(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';

@@ -43,7 +43,7 @@ export function parseRetryAfter(
 }
 
 /** The mount and role of a `<mount>/(issue|sign)/<role>` path, if it is one. */
-export function certificatePath(path: string): { mount: string; role: string; op: string } | undefined {
+function certificatePath(path: string): { mount: string; role: string; op: string } | undefined {
   const m = /^\/?(?:v1\/)?(.+)\/(issue|sign)\/([^/]+)$/.exec(path);
   return m ? { mount: m[1] as string, op: m[2] as string, role: m[3] as string } : undefined;
 }

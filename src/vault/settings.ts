@@ -27,8 +27,8 @@ export interface VaultFlags {
   tlsSkipVerify?: boolean;
 }
 
-export const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_VAULT_ADDRESS = 'https://127.0.0.1:8200';
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 function truthy(value: string | undefined): boolean {
   return value !== undefined && /^(1|t|true|yes|on)$/i.test(value.trim());

@@ -1,8 +1,8 @@
 /**
- * The HTTP transport node-vault runs on (its `request-promise` hook). We bring our own instead of
- * node-vault's axios default because the agent needs what axios' wrapper drops: response headers
- * (`Retry-After` for rate limits, `Date` for the clock guard), a per-request timeout that covers the
- * whole exchange, keep-alive for parallel issuing, and the CA bundle from VAULT_CACERT/VAULT_CAPATH.
+ * The HTTP transport the Vault client runs on (exchange.ts). Our own, on node:http, because the agent needs
+ * what a generic client's wrapper drops: response headers (`Retry-After` for rate limits, `Date` for the clock
+ * guard), a per-request timeout that covers the whole exchange, keep-alive for parallel issuing, and the CA
+ * bundle from VAULT_CACERT/VAULT_CAPATH.
  */
 import { readdirSync } from 'node:fs';
 import http from 'node:http';
@@ -36,7 +36,7 @@ export interface TransportResponse {
  * few KB, a CA bundle or a list of roles tens of KB. 4 MiB is generous for all of them and keeps a hostile or
  * broken server (or a wrong address) from making the agent buffer gigabytes.
  */
-export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /**
  * A request that got no usable HTTP answer (refused, reset, DNS, TLS, timeout, cut at the deadline, an answer
@@ -68,20 +68,18 @@ export interface TransportOptions {
  * A request started at or after its deadline (the retry loop's last attempt is made at the deadline itself)
  * still gets this long, so that the last attempt can succeed; no request outlives the deadline by more.
  */
-export const LAST_ATTEMPT_GRACE_MS = 1_000;
+const LAST_ATTEMPT_GRACE_MS = 1_000;
 
 function mib(bytes: number): string {
   return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 }
 
 /** A CA bundle is a few KB (a system bundle ~200 KB); a FIFO or device at the path is refused, not read. */
-export const MAX_CA_FILE_BYTES = 1024 * 1024;
+const MAX_CA_FILE_BYTES = 1024 * 1024;
 
 const readCa = (path: string) => readSmallFile(path, MAX_CA_FILE_BYTES).data.toString('utf8');
 
-export function loadCaBundle(
-  settings: Pick<ResolvedVaultSettings, 'caCertFile' | 'caPath'>,
-): string[] | undefined {
+function loadCaBundle(settings: Pick<ResolvedVaultSettings, 'caCertFile' | 'caPath'>): string[] | undefined {
   const pems: string[] = [];
   if (settings.caCertFile) {
     try {

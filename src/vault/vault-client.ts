@@ -1,6 +1,6 @@
 /**
  * The VaultClient port: everything the agent asks of Vault, in the agent's own terms.
- * The node-vault adapter (node-vault-client.ts) is the one implementation; tests run it against a real OpenBao.
+ * client.ts is the one implementation (over our own transport); tests run it against a real OpenBao.
  */
 import type { IssuedCertificate } from '../pki/issued.js';
 

@@ -256,7 +256,7 @@ describe('bootstrap against a real OpenBao', () => {
   });
 
   it('under DEBUG=* every stderr line is still one of the agent JSON log lines', async () => {
-    // node-vault's `debug` would print its own lines (request bodies among them) into a JSON log stream.
+    // A bundled package's `debug` (node-vault's, until it was dropped) would print its own lines into a JSON log stream.
     const run = await bootstrap(['--only', 'etcd-peer', '--log-format', 'json', '--log-level', 'debug'], {
       DEBUG: '*',
     });

@@ -14,12 +14,13 @@ import { loadState, saveState } from '../../src/app/state.js';
 import { buildStatusReport } from '../../src/app/status-report.js';
 import { parseConfig } from '../../src/config/index.js';
 import type { AgentConfig } from '../../src/config/types.js';
-import { readCertificateSet, writeCertificateSet } from '../../src/files/atomic-writer.js';
-import { createMemoryLogger } from '../../src/log.js';
+import { readCertificateSet } from '../../src/files/read-set.js';
+import { writeCertificateSet } from '../../src/files/write-set.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { nextWake, withReissueInterval } from '../../src/plan/renewal.js';
 import type { VaultClient } from '../../src/vault/vault-client.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 import { nodeConfig } from '../support/node-config.js';
 import { createTestCa, makeTempDir, opensslTime, signCsr, type TestCa } from '../support/openssl-ca.js';
 

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeOutputs } from '../../src/app/outputs.js';
 import type { AgentConfig } from '../../src/config/types.js';
-import { createMemoryLogger } from '../../src/log.js';
 import type { VaultClient } from '../../src/vault/vault-client.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 
 let dir: string;
 beforeEach(() => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readTokenFile, resolveToken } from '../../src/app/token.js';
 import { AgentError, ExitCode } from '../../src/errors.js';
-import { createMemoryLogger } from '../../src/log.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 
 let dir: string;
 let file: string;

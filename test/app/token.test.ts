@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tokenFileAuth } from '../../src/app/token.js';
 import { VaultRefusedError } from '../../src/errors.js';
-import { createMemoryLogger } from '../../src/log.js';
 import type { TokenInfo, VaultClient } from '../../src/vault/vault-client.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 
 const INFO: TokenInfo = {
   policies: ['node'],

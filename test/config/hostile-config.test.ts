@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse-config.js';
-import { MAX_YAML_DEPTH } from '../../src/config/yaml-source.js';
 import { AgentError, ExitCode } from '../../src/errors.js';
 import { makeFacts } from '../support/config-facts.js';
 
@@ -21,6 +20,9 @@ function refusal(text: string): AgentError {
 
 const CERT = (files: string, extra = '') =>
   `cluster: prod\ncertificates:\n  etcd-peer:\n    preset: etcd-peer\n${extra}    files: ${files}\n`;
+
+/** The nesting limit docs/ARCHITECTURE.md promises (config/limits: YAML depth ≤ 64). */
+const MAX_YAML_DEPTH = 64;
 
 describe('deeply nested YAML', () => {
   const shapes: Record<string, (n: number) => string> = {

@@ -8,12 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  readCertificateSet,
-  recoverCertificateDir,
-  writeCertificateSet,
-} from '../../src/files/atomic-writer.js';
 import { isGenerationName } from '../../src/files/layout.js';
+import { readCertificateSet } from '../../src/files/read-set.js';
+import { tidyCertificateDir } from '../../src/files/recover.js';
+import { writeCertificateSet } from '../../src/files/write-set.js';
 import { asFiles, keyMatchesCert, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -178,7 +176,7 @@ describe('crash safety', () => {
     expect(maxGenerations).toBeLessThanOrEqual(3);
 
     // The recover path leaves the current generation and at most the previous one, nothing else.
-    await recoverCertificateDir(spec);
+    await tidyCertificateDir(spec);
     const after = readdirSync(dir).filter((n) => n.startsWith('..'));
     const pointers = after.filter((n) => !isGenerationName(n)).sort();
     const referenced = pointers.map((p) => readlinkSync(join(dir, p))).sort();

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
-import { readCertificateSet, writeCertificateSet } from '../../src/files/atomic-writer.js';
 import { isGenerationName } from '../../src/files/layout.js';
+import { readCertificateSet } from '../../src/files/read-set.js';
+import { writeCertificateSet } from '../../src/files/write-set.js';
 import { asFiles, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 
 let base: string;

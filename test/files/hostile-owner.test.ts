@@ -24,12 +24,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FilesSpec } from '../../src/config/types.js';
 import { AgentError } from '../../src/errors.js';
-import {
-  readCertificateSet,
-  recoverCertificateDir,
-  rollbackCertificateSet,
-  writeCertificateSet,
-} from '../../src/files/atomic-writer.js';
+import { readCertificateSet } from '../../src/files/read-set.js';
+import { rollbackCertificateSet, tidyCertificateDir } from '../../src/files/recover.js';
+import { writeCertificateSet } from '../../src/files/write-set.js';
 import { asFiles, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 import { type Attacker, attacker, runAsAttacker, startAttackLoop } from '../support/second-user.js';
 
@@ -171,7 +168,7 @@ describe('the set owner attacks the root agent (real second user)', () => {
       const until = Date.now() + 15_000;
       await new Promise((resolve) => setTimeout(resolve, 500)); // let it plant the orphan first
       while (Date.now() < until && runs < 400) {
-        await outcome(recoverCertificateDir(spec));
+        await outcome(tidyCertificateDir(spec));
         runs++;
         if (v.all().join() !== before.join()) break;
       }

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
-import { readCertificateSet, writeCertificateSet } from '../../src/files/atomic-writer.js';
+import { readCertificateSet } from '../../src/files/read-set.js';
+import { writeCertificateSet } from '../../src/files/write-set.js';
 import { asFiles, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 
 const isRoot = process.geteuid?.() === 0;

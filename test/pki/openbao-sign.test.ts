@@ -14,7 +14,7 @@ import { createCsr } from '../../src/pki/csr.js';
 import { describeCertificate, inspectCertificate } from '../../src/pki/inspect.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificates } from '../../src/pki/pem.js';
-import { createVaultClient } from '../../src/vault/node-vault-client.js';
+import { createVaultClient } from '../../src/vault/client.js';
 import type { VaultClient } from '../../src/vault/vault-client.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 import { makeTempDir, opensslStatus } from '../support/openssl-ca.js';

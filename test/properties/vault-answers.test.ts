@@ -1,5 +1,5 @@
 /**
- * Property tests for the Vault client adapter (src/vault/node-vault-client.ts) against arbitrary HTTP
+ * Property tests for the Vault client adapter (src/vault/client.ts) against arbitrary HTTP
  * answers: a fault-injection server on 127.0.0.1 answers every request with a status, headers and
  * body fast-check generates — Vault-shaped JSON with missing fields, wrong types, huge values, text
  * that is not JSON, truncated bodies, resets and stalls. Every call must settle in bounded time with
@@ -12,14 +12,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
-import { createMemoryLogger } from '../../src/log.js';
-import { createVaultClient } from '../../src/vault/node-vault-client.js';
+import { createVaultClient } from '../../src/vault/client.js';
 import type { VaultClient } from '../../src/vault/vault-client.js';
 import {
   type Fault,
   type FaultInjectionServer,
   startFaultInjectionServer,
 } from '../support/fault-injection-server.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 
 const REQUEST_TIMEOUT_MS = 300;
 /** Generous: one request, at most a second request (403 -> lookup-self), each bounded by the timeout. */

@@ -5,10 +5,12 @@ import { complementCidrs } from '../../src/provision/cidr.js';
 import {
   computeDesiredState,
   type DesiredResource,
-  nameConstraints,
+  type FieldValue,
 } from '../../src/provision/desired-state.js';
-import { diffResource, formatPlan, planChanges, sameValue } from '../../src/provision/diff.js';
-import { parseProvisionFile, resolveProvisionSettings } from '../../src/provision/provision-settings.js';
+import { formatPlan, planChanges } from '../../src/provision/diff.js';
+import { parseProvisionFile } from '../../src/provision/provision-file.js';
+import { resolveProvisionSettings } from '../../src/provision/provision-settings.js';
+import { nameConstraints } from '../../src/provision/role-fields.js';
 
 const settings = (file = '', engineer?: string) =>
   resolveProvisionSettings({ cluster: 'c1', engineerAuthAccessor: engineer }, parseProvisionFile(file));
@@ -348,13 +350,24 @@ describe('desired state from the presets', () => {
 });
 
 describe('diff', () => {
+  /** The plan for one resource against what Vault has for it (undefined: nothing there). */
+  const planOne = (resource: DesiredResource, observed: Record<string, unknown> | undefined) =>
+    planChanges(
+      { resources: [resource], reach: [], notes: [] },
+      new Map(observed === undefined ? [] : [[resource.id, observed]]),
+    ).changes[0];
+
   it('compares in Vault terms: seconds, sets, comma lists', () => {
-    expect(sameValue(['b', 'a'], ['a', 'b'])).toBe(true);
-    expect(sameValue(['a'], 'a')).toBe(true);
-    expect(sameValue([], null)).toBe(true);
-    expect(sameValue(3600, 3600)).toBe(true);
-    expect(sameValue(3600, 7200)).toBe(false);
-    expect(sameValue(false, true)).toBe(false);
+    const role = computeDesiredState(settings(), 'http://v').resources.find((r) => r.kind === 'role');
+    if (!role) throw new Error('missing');
+    const same = (desired: FieldValue, observed: unknown) =>
+      planOne({ ...role, fields: { x: desired } }, { x: observed }) === undefined;
+    expect(same(['b', 'a'], ['a', 'b'])).toBe(true);
+    expect(same(['a'], 'a')).toBe(true);
+    expect(same([], null)).toBe(true);
+    expect(same(3600, 3600)).toBe(true);
+    expect(same(3600, 7200)).toBe(false);
+    expect(same(false, true)).toBe(false);
   });
 
   it('never replaces an existing CA and refuses a mount of another type', () => {
@@ -362,9 +375,9 @@ describe('diff', () => {
     const ca = s.resources.find((r) => r.kind === 'ca');
     const mount = s.resources.find((r) => r.kind === 'mount');
     if (!ca || !mount) throw new Error('missing');
-    expect(diffResource(ca, { present: true })).toBeUndefined();
-    expect(diffResource(mount, { type: 'kv', max_lease_ttl: 0 })).toMatchObject({ action: 'conflict' });
-    expect(diffResource(mount, { type: 'pki', max_lease_ttl: 0 })).toMatchObject({
+    expect(planOne(ca, { present: true })).toBeUndefined();
+    expect(planOne(mount, { type: 'kv', max_lease_ttl: 0 })).toMatchObject({ action: 'conflict' });
+    expect(planOne(mount, { type: 'pki', max_lease_ttl: 0 })).toMatchObject({
       action: 'update',
       fields: [{ field: 'max_lease_ttl', from: 0, to: 87600 * 3600 }],
     });

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
-import { createMemoryLogger } from '../../src/log.js';
 import type { PlannedAction } from '../../src/plan/actions.js';
 import { ActionsFailedError, runActions } from '../../src/services/run-actions.js';
 import { SystemctlServiceManager } from '../../src/services/service-manager.js';
 // FAKE systemctl: active/failing/hanging per unit, case by case in one process; real systemd: test/system.
 import { createFakeSystemctl, type FakeSystemctlSetup } from '../support/fake-systemctl/index.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 
 const unit = (name: string, start = false, certNames = ['c']): PlannedAction => ({
   kind: 'systemd',

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FilesSpec } from '../../src/config/types.js';
-import type { CertificateSetFiles } from '../../src/files/atomic-writer.js';
+import type { CertificateSetFiles } from '../../src/files/set-files.js';
 
 export interface PemSet {
   cert: string;

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import type { FilesSpec } from '../../src/config/types.js';
 import { AgentError } from '../../src/errors.js';
-import { type CertificateSetFiles, writeCertificateSet } from '../../src/files/atomic-writer.js';
+import type { CertificateSetFiles } from '../../src/files/set-files.js';
+import { writeCertificateSet } from '../../src/files/write-set.js';
 
 const input = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as {
   sets: { spec: FilesSpec; files: CertificateSetFiles }[];

@@ -6,10 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError, ExitCode } from '../../src/errors.js';
-import { createMemoryLogger } from '../../src/log.js';
-import { createVaultClient } from '../../src/vault/node-vault-client.js';
-import { MAX_RESPONSE_BYTES } from '../../src/vault/transport.js';
+import { createVaultClient } from '../../src/vault/client.js';
 import { type HostileServer, startHostileServer } from '../support/hostile-server.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 
 let server: HostileServer;
 const TOKEN = 'hostile-token-0123456789abcdef';
@@ -46,6 +45,9 @@ async function caught(p: Promise<unknown>): Promise<AgentError> {
 }
 
 const HUGE = 64 * 1024 * 1024;
+
+/** The answer cap docs/ARCHITECTURE.md promises (4 MiB). */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 describe('transport: an answer larger than any Vault answer', () => {
   it('streamed without Content-Length: refused after the cap, not buffered whole (vault-bad-response, exit 5)', async () => {

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError, ExitCode } from '../../src/errors.js';
-import { createMemoryLogger } from '../../src/log.js';
-import { createVaultClient, type VaultClientOptions } from '../../src/vault/node-vault-client.js';
+import { createVaultClient, type VaultClientOptions } from '../../src/vault/client.js';
 import { resolveVaultSettings } from '../../src/vault/settings.js';
+import { createMemoryLogger } from '../support/memory-logger.js';
 import { startOpenBao, type TestVault, vaultVersion } from '../support/openbao.js';
 import {
   createToken,

@@ -16,14 +16,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, WriteError } from '../../src/errors.js';
-import {
-  readCertificateSet,
-  recoverCertificateDir,
-  rollbackCertificateSet,
-  writeCertificateSet,
-} from '../../src/files/atomic-writer.js';
+import { ConfigError, type WriteError } from '../../src/errors.js';
 import { isGenerationName } from '../../src/files/layout.js';
+import { readCertificateSet } from '../../src/files/read-set.js';
+import { rollbackCertificateSet, tidyCertificateDir } from '../../src/files/recover.js';
+import { writeCertificateSet } from '../../src/files/write-set.js';
 import { asFiles, keyMatchesCert, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -236,29 +233,23 @@ describe('writeCertificateSet', () => {
     expect(existsSync(join(dir, '..lock'))).toBe(false);
   });
 
-  it('runs verify on the finished generation before exposing it; a failure keeps the current set', async () => {
+  it('a failure after the new generation is complete, before the switch, removes it and keeps the current set', async () => {
     const dir = freshDir();
     const spec = specFor(dir);
     const a = await writeCertificateSet(spec, asFiles(A));
-    const checked: string[] = [];
-    const refused = await writeCertificateSet(
-      spec,
-      { ...asFiles(B), key: C.key },
-      {
-        verify: async (generationDir) => {
-          checked.push(generationDir);
-          const key = readFileSync(join(generationDir, 'key.pem'), 'utf8');
-          const cert = readFileSync(join(generationDir, 'cert.pem'), 'utf8');
-          if (!keyMatchesCert(key, cert))
-            throw new WriteError('verification-failed', 'key does not match cert');
-        },
-      },
-    ).catch((e: unknown) => e);
-    expect((refused as WriteError).code).toBe('verification-failed');
-    expect(checked).toHaveLength(1);
-    expect(existsSync(checked[0] as string)).toBe(false);
+    // A directory where a file link must go: found only once the new generation is written (the links come
+    // after it, before ..data moves).
+    rmSync(join(dir, 'fullchain.pem'));
+    mkdirSync(join(dir, 'fullchain.pem'));
+    const before = new Set(readdirSync(dir));
+    const refused = await writeCertificateSet(spec, asFiles(B)).catch((e: unknown) => e);
+    expect((refused as WriteError).code).toBe('unsafe-target');
+    expect((refused as Error).message).toContain('fullchain.pem is a directory');
+    expect(new Set(readdirSync(dir))).toEqual(before);
     expect(generations(dir)).toEqual([a.generation]);
-    expect((await readCertificateSet(spec)).files).toEqual(asFiles(A));
+    expect(readlinkSync(join(dir, '..data'))).toBe(a.generation);
+    const read = await readCertificateSet(spec);
+    expect(read.files).toEqual({ cert: A.cert, key: A.key, ca: asFiles(A).ca });
   });
 
   it('fails on an unknown owner before creating anything', async () => {
@@ -270,7 +261,7 @@ describe('writeCertificateSet', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
-  it('recover removes what a killed writer leaves behind and keeps the current and previous sets', async () => {
+  it('tidying removes what a killed writer leaves behind and keeps the current and previous sets', async () => {
     const dir = freshDir();
     const spec = specFor(dir);
     const a = await writeCertificateSet(spec, asFiles(A));
@@ -282,9 +273,13 @@ describe('writeCertificateSet', () => {
     symlinkSync(half, join(dir, '..data_tmp'));
     symlinkSync('..data/cert.pem', join(dir, '..tmp.cert.pem'));
     writeFileSync(join(dir, '..lock'), '999999999\n');
-    const removed = await recoverCertificateDir(spec);
+    const done = await tidyCertificateDir(spec);
     // The stale lock is taken over (and released) rather than listed.
+    expect(done).toHaveLength(1);
+    expect(done[0]).toMatch(new RegExp(`^${dir}: removed leftovers `));
+    const removed = (done[0] as string).slice(`${dir}: removed leftovers `.length).split(' ');
     expect(removed.sort()).toEqual([half, '..data_tmp', '..tmp.cert.pem'].sort());
+    for (const name of removed) expect(existsSync(join(dir, name))).toBe(false);
     expect(existsSync(join(dir, '..lock'))).toBe(false);
     expect(generations(dir)).toEqual([a.generation, b.generation].sort());
     expect((await readCertificateSet(spec)).files).toEqual(asFiles(B));
