@@ -8,7 +8,7 @@ import { AgentError } from '../errors.js';
 import type { CertificateSetReading } from '../files/read-set.js';
 import type { WriteCertificateSetResult } from '../files/write-set.js';
 import type { Logger } from '../log.js';
-import { prepareCertificateSet, vaultDataOf } from '../pki/assemble.js';
+import { prepareCertificateSet } from '../pki/assemble.js';
 import { createCsr } from '../pki/csr.js';
 import { generateKey } from '../pki/keys.js';
 import type { PlannedAction } from '../plan/actions.js';
@@ -209,7 +209,7 @@ export async function runCertificatePass(
         const { result, keyPem, keyPublicDer } = await requestCertificate(spec, vault);
         const prepared = prepareCertificateSet({
           name: spec.name,
-          data: vaultDataOf(result.data),
+          data: result.data,
           privateKeyPem: keyPem,
           keyPublicDer,
           expected: {

@@ -6,11 +6,9 @@
  * answer is turned around for systemd (0 = run the renewal service, 1 = skip it quietly); when check
  * itself cannot decide (bad config, a usage error) it answers 0 so `bootstrap` runs and fails visibly.
  */
-import type { GlobalArgs } from '../cli/global-options.js';
-import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
 import { tokenUpkeep } from '../plan/token-upkeep.js';
-import { loggerFor } from './cli-context.js';
+import { type CliIo, type GlobalArgs, loggerFor } from './cli-context.js';
 import { inspectLocally } from './inspect-local.js';
 import { loadConfig } from './load-config.js';
 

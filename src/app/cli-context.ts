@@ -1,13 +1,29 @@
 /**
- * What every command derives from the global flags: its logger and its --timeout. Kept apart from
- * bootstrap.ts so that commands importing these (check, status, provision, the engineer commands) do not
- * load the certificate pass, the Vault client and the writer with it.
+ * What a command gets from the command line (cli/ parses argv into these and imports them from here, so
+ * app/ never imports cli/): its console (`CliIo`) and the global flags (`GlobalArgs`), and what every command
+ * derives from them: its logger and its --timeout. Kept apart from the wiring so that commands importing
+ * these (check, status, provision, the engineer commands) do not load the certificate pass, the Vault client and
+ * the writer with it.
  */
-import type { GlobalArgs } from '../cli/global-options.js';
-import type { CliIo } from '../cli/run-cli.js';
 import { UsageError } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type LogFormat, type Logger, type LogLevel } from '../log.js';
 import { parseDurationSeconds } from '../util/duration.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+}
+
+/** Flags every command takes (SPEC "Commands": global flags; the table is cli/global-options.ts). */
+export interface GlobalArgs {
+  config: string;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  tokenFile?: string;
+  timeout: string;
+  tlsSkipVerify: boolean;
+}
 
 export function loggerFor(args: GlobalArgs, io: CliIo): Logger {
   return createLogger({ level: args.logLevel, format: args.logFormat, write: (l) => io.stderr(`${l}\n`) });

@@ -3,7 +3,7 @@
  * `engineer` role (provisioned with identity templating) accepts only the caller's own login name as CN.
  */
 import { UsageError } from '../errors.js';
-import { prepareCertificateSet, vaultDataOf } from '../pki/assemble.js';
+import { prepareCertificateSet } from '../pki/assemble.js';
 import { createCsr } from '../pki/csr.js';
 import { generateKey } from '../pki/keys.js';
 import type { VaultClient } from '../vault/vault-client.js';
@@ -82,7 +82,7 @@ export async function issueEngineerCertificate(
   // mount's CA, valid now. fullchain.pem is what a TLS client presents (leaf + intermediates, no root).
   const prepared = prepareCertificateSet({
     name: 'kube-credential',
-    data: vaultDataOf(answer.data),
+    data: answer.data,
     privateKeyPem: key.privateKeyPem,
     expected: { commonName, dnsSans: [], ipSans: [], usages: ['client'] },
     now: new Date(),

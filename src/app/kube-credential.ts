@@ -4,8 +4,8 @@
  * lifetime is left: then a new key is generated here and only its CSR goes to Vault.
  * kubectl shows the plugin's stderr to the engineer, so failures are one plain line, never a stack trace.
  */
+
 import { X509Certificate } from 'node:crypto';
-import type { CliIo } from '../cli/run-cli.js';
 import { defaultMountNaming } from '../config/presets.js';
 import { AgentError, ExitCode, exitCodeOf } from '../errors.js';
 import {
@@ -22,8 +22,9 @@ import {
   matchesCache,
 } from '../kube/exec-credential.js';
 import { createLogger, redact } from '../log.js';
+import type { CliIo } from './cli-context.js';
 import { issueEngineerCertificate } from './engineer-certificate.js';
-import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
+import { openSession, type SessionArgs, sessionAuth, sessionSettings } from './vault-session.js';
 
 export interface KubeCredentialArgs extends SessionArgs {
   cluster: string;
@@ -57,8 +58,10 @@ async function produceCredential(args: KubeCredentialArgs, io: CliIo): Promise<s
   const settings = sessionSettings(args, io, log);
   const mount = args.mount ?? defaultMountNaming(args.cluster).kubernetes;
   const role = args.role ?? 'engineer';
-  const token = await readSessionToken(args, io, log);
-  const want = { address: settings.address, mount, role, tokenHash: hashToken(token.token) };
+  // The client makes no request until the cache has been checked: the token-file login asks Vault nothing.
+  const vault = openSession(settings, undefined, args, log, { maxTimeoutMs: MAX_WAIT_MS });
+  const { session } = await sessionAuth(args, io, log).login(vault);
+  const want = { address: settings.address, mount, role, tokenHash: hashToken(session.token) };
   const dir = credentialCacheDir(io.env);
   const file = credentialCacheFile(dir, args.cluster, settings.address, mount);
 
@@ -71,7 +74,6 @@ async function produceCredential(args: KubeCredentialArgs, io: CliIo): Promise<s
     }
   }
 
-  const vault = openSession(settings, token.token, args, log, { maxTimeoutMs: MAX_WAIT_MS });
   const cert = await issueEngineerCertificate(vault, {
     mount,
     role,

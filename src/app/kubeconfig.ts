@@ -6,15 +6,14 @@
 
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { CliIo } from '../cli/run-cli.js';
 import { defaultMountNaming } from '../config/presets.js';
 import { ExitCode, UsageError, WriteError } from '../errors.js';
 import { mkdir, readFile, realpath } from '../files/local-fs.js';
 import { type EmbeddedUser, type ExecUser, mergeKubeconfig } from '../kube/kubeconfig.js';
-import { loggerFor } from './cli-context.js';
+import { type CliIo, loggerFor } from './cli-context.js';
 import { issueEngineerCertificate } from './engineer-certificate.js';
 import { writeSecretFile } from './token.js';
-import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
+import { openSession, type SessionArgs, sessionAuth, sessionSettings } from './vault-session.js';
 
 export interface KubeconfigArgs extends SessionArgs {
   cluster: string;
@@ -65,10 +64,9 @@ export async function runKubeconfig(args: KubeconfigArgs, io: CliIo): Promise<nu
   const contextName = args.context ?? args.cluster;
 
   let user: ExecUser | EmbeddedUser;
-  let vault = openSession(settings, undefined, args, log);
+  const vault = openSession(settings, undefined, args, log);
   if (args.embed) {
-    const token = await readSessionToken(args, io, log);
-    vault = openSession(settings, token.token, args, log);
+    await sessionAuth(args, io, log).login(vault);
     const cert = await issueEngineerCertificate(vault, {
       mount,
       role: 'engineer',

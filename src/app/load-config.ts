@@ -5,7 +5,7 @@ import type { AgentConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { readHostFacts } from '../host/host-facts.js';
 import { createImdsClient } from '../host/imds.js';
-import type { Ec2Key } from '../host/types.js';
+import type { Ec2Key } from '../types/host-facts.js';
 import { readSmallFile, SmallFileError, sizeText } from '../util/small-file.js';
 
 /** A config is a few KB; anything near this is not one (or is /dev/zero). */

@@ -3,7 +3,6 @@
  * what exists, print the diff, and apply only the differences (`--plan` changes nothing).
  */
 
-import type { CliIo } from '../cli/run-cli.js';
 import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import { computeDesiredState } from '../provision/desired-state.js';
 import { formatPlan, planChanges } from '../provision/diff.js';
@@ -13,8 +12,8 @@ import { provisionServiceAccountKey } from '../provision/service-account-key.js'
 import { applyChanges, readObservedState } from '../provision/vault-state.js';
 import { readSmallFile, SmallFileError } from '../util/small-file.js';
 import type { VaultClient } from '../vault/vault-client.js';
-import { loggerFor } from './cli-context.js';
-import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
+import { type CliIo, loggerFor } from './cli-context.js';
+import { openSession, type SessionArgs, sessionAuth, sessionSettings } from './vault-session.js';
 
 export interface ProvisionArgs extends SessionArgs {
   cluster: string;
@@ -61,8 +60,8 @@ export async function runProvision(args: ProvisionArgs, io: CliIo): Promise<numb
   // Validate flags and the file before any I/O with Vault.
   resolveProvisionSettings({ cluster: args.cluster, parent: args.parent }, file);
   const settings = sessionSettings(args, io, log);
-  const token = await readSessionToken(args, io, log);
-  const vault = openSession(settings, token.token, args, log);
+  const vault = openSession(settings, undefined, args, log);
+  await sessionAuth(args, io, log).login(vault);
 
   const engineerAuthAccessor = args.engineerAuth ? await authAccessor(vault, args.engineerAuth) : undefined;
   const provision = resolveProvisionSettings(

@@ -4,12 +4,11 @@
  * nothing another node holds; it works on roles that store no certificates (`no_store`). Changes no file:
  * the instance is going away, and its units may still be stopping.
  */
-import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
 import { readCertificateSet } from '../files/read-set.js';
 import { inspectCertificate } from '../pki/inspect.js';
-import { type BootstrapArgs, connect, selectCertificates } from './bootstrap.js';
-import { loggerFor } from './cli-context.js';
+import { type CliIo, loggerFor } from './cli-context.js';
+import { type BootstrapArgs, connect, selectCertificates } from './wiring.js';
 
 export type RevokeArgs = Pick<BootstrapArgs, 'only'> & Omit<BootstrapArgs, 'dryRun'>;
 

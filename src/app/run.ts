@@ -7,14 +7,19 @@
  * (a write is never cut in half), then exit 0.
  */
 
-import type { CliIo } from '../cli/run-cli.js';
 import { AgentError, ExitCode } from '../errors.js';
-import { type Logger, registerSecret } from '../log.js';
+import type { Logger } from '../log.js';
 import { nextWake, withReissueInterval } from '../plan/renewal.js';
-import { retryDelay } from '../plan/schedule.js';
 import { tokenTimes } from '../plan/token-upkeep.js';
+import { retryDelay } from '../util/backoff.js';
 import { createVaultClient } from '../vault/client.js';
 import type { VaultClient } from '../vault/vault-client.js';
+import { runCertificatePass } from './certificate-pass.js';
+import { type CliIo, loggerFor, timeoutMsOf } from './cli-context.js';
+import { scheduleFor } from './inspect-local.js';
+import { writeOutputs } from './outputs.js';
+import { publishState } from './publish.js';
+import { loadState, recordPass, tokenState } from './state.js';
 import {
   type BootstrapArgs,
   checkClockSkew,
@@ -22,15 +27,7 @@ import {
   createPassPorts,
   printPassSummary,
   totalRequests,
-} from './bootstrap.js';
-import { runCertificatePass } from './certificate-pass.js';
-import { loggerFor, timeoutMsOf } from './cli-context.js';
-import { scheduleFor } from './inspect-local.js';
-import { writeKubeconfigFiles } from './kubeconfig-files.js';
-import { publishState } from './publish.js';
-import { writeServiceAccountFiles } from './service-account-files.js';
-import { loadState, recordPass, tokenState } from './state.js';
-import { activateToken, readTokenFile } from './token.js';
+} from './wiring.js';
 
 /** Sleep that SIGHUP cuts short and SIGTERM/SIGINT end. */
 export interface Waker {
@@ -166,49 +163,15 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
 
   while (!waker.stopping) {
     cycleDeadline = Date.now() + cycleMs;
-    // 1. A rotated token file is picked up without a restart.
-    if (passNumber > 0 && source.file) {
-      // With start-up's checks: a file caught half-written (empty, two words) keeps the current token.
-      const next = await readTokenFile(source.file, source.origin, log).then(
-        (t) => t.token,
-        (error: unknown) => {
-          log.warn('token file cannot be used; keeping the current token', {
-            error: (error as Error).message,
-          });
-          return undefined;
-        },
-      );
-      if (next && next !== source.token) {
-        registerSecret(next);
-        try {
-          const activated = await activateToken(
-            { ...source, token: next },
-            loopVault,
-            config.vault.wrappedToken,
-            log,
-          );
-          source = activated.source;
-          clock = tokenTimes(activated.info.ttlSeconds, activated.info.renewable, Date.now());
-          state = {
-            ...state,
-            token: tokenState(
-              activated.info.ttlSeconds,
-              activated.info.renewable,
-              activated.info.periodSeconds,
-            ),
-          };
-          log.info('token file changed: using the new token', {
-            file: source.file,
-            ttl_s: activated.info.ttlSeconds,
-          });
-        } catch (error) {
-          log.error('token file changed but the new token cannot be used; keeping the old one', {
-            file: source.file,
-            error: (error as Error).message,
-          });
-          loopVault.setToken(source.token);
-        }
-      }
+    // 1. A rotated token file is picked up without a restart (the auth method re-reads it).
+    const changed = passNumber > 0 ? await first.auth.refresh?.(loopVault, source) : undefined;
+    if (changed) {
+      source = changed.session;
+      clock = tokenTimes(changed.info.ttlSeconds, changed.info.renewable, Date.now());
+      state = {
+        ...state,
+        token: tokenState(changed.info.ttlSeconds, changed.info.renewable, changed.info.periodSeconds),
+      };
     }
     if (passNumber > 0) vault = loopVault;
 
@@ -246,11 +209,9 @@ async function loop(args: BootstrapArgs, io: CliIo, log: Logger, waker: Waker): 
         mountCas,
       });
       if (passNumber === 0) printPassSummary(result, io);
-      // Failures are logged inside; the next pass tries again.
-      await writeKubeconfigFiles(config, log);
-      // The shared key changes only when an operator rotates it: read with the CAs (first pass, SIGHUP, hourly),
-      // not at every wake (one Vault read per wake would break the one-request-per-renewal economy).
-      if (refresh || passNumber === 0) await writeServiceAccountFiles(config, vault, log);
+      // Failures are logged inside; the next pass tries again. What is read from Vault (the service-account
+      // key) is read with the CAs: first pass, SIGHUP, hourly.
+      await writeOutputs({ config, vault, log, readVault: refresh || passNumber === 0 });
     } catch (error) {
       // Vault unreachable while reading CAs etc.: keep the sets on disk, retry with backoff.
       log.error('pass failed', {

@@ -1,7 +1,7 @@
 /** `status`: per certificate what is on disk, when it renews and how the last attempt went; plus the token. */
-import type { GlobalArgs } from '../cli/global-options.js';
-import type { CliIo } from '../cli/run-cli.js';
+
 import { ExitCode } from '../errors.js';
+import type { CliIo, GlobalArgs } from './cli-context.js';
 import { inspectLocally } from './inspect-local.js';
 import { loadConfig } from './load-config.js';
 import { buildStatusReport, renderStatusTable } from './status-report.js';

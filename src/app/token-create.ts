@@ -3,15 +3,14 @@
  * node type's token role (periodic, orphan, exactly one policy). The token goes to stdout and nowhere
  * else; stderr gets its accessor and policies.
  */
-import type { CliIo } from '../cli/run-cli.js';
 import { NODE_TYPE_NAMES, type NodeType } from '../config/presets.js';
 import { ExitCode, UsageError, VaultUnavailableError } from '../errors.js';
 import { TOKEN_NODE_TYPES } from '../provision/desired-state.js';
 import { resolveProvisionSettings } from '../provision/provision-settings.js';
 import { parseDurationSeconds } from '../util/duration.js';
-import { loggerFor } from './cli-context.js';
+import { type CliIo, loggerFor } from './cli-context.js';
 import { loadProvisionFile } from './provision.js';
-import { openSession, readSessionToken, type SessionArgs, sessionSettings } from './vault-session.js';
+import { openSession, type SessionArgs, sessionAuth, sessionSettings } from './vault-session.js';
 
 export interface TokenCreateArgs extends SessionArgs {
   action: string;
@@ -48,8 +47,8 @@ export async function runTokenCreate(args: TokenCreateArgs, io: CliIo): Promise<
   const role = provision.tokenRoles[nodeType];
 
   const settings = sessionSettings(args, io, log);
-  const token = await readSessionToken(args, io, log);
-  const vault = openSession(settings, token.token, args, log);
+  const vault = openSession(settings, undefined, args, log);
+  await sessionAuth(args, io, log).login(vault);
   const body: Record<string, unknown> = {
     display_name: `${provision.cluster}-${nodeType}`,
     meta: { cluster: provision.cluster, node_type: nodeType, created_by: 'vault-pki-agent token create' },

@@ -1,7 +1,8 @@
 /**
- * Where the Vault token comes from (SPEC "Token sources", in order): --token-file, config vault.tokenFile,
- * VAULT_TOKEN, ~/.vault-token. The token is registered with the logger's redaction at once.
- * A response-wrapped token is unwrapped once and the unwrapped token replaces it in its file (0600).
+ * The token-file auth method (the one implementation of vault/auth-method.ts today). Where the Vault token
+ * comes from (SPEC "Token sources", in order): --token-file, config vault.tokenFile, VAULT_TOKEN,
+ * ~/.vault-token. The token is registered with the logger's redaction at once. A response-wrapped token is
+ * unwrapped once and the unwrapped token replaces it in its file (0600). `run` re-reads the file at each wake.
  */
 
 import { homedir } from 'node:os';
@@ -11,6 +12,7 @@ import { writeFileAtomic } from '../files/atomic-file.js';
 import { stat } from '../files/local-fs.js';
 import { type Logger, registerSecret } from '../log.js';
 import { readSmallFile, SmallFileError } from '../util/small-file.js';
+import type { AuthMethod, Login, SessionToken } from '../vault/auth-method.js';
 import type { TokenInfo, VaultClient } from '../vault/vault-client.js';
 
 /** A Vault token is ~100 bytes (a batch token a few hundred): a bigger file is not a token file. */
@@ -19,13 +21,8 @@ export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 /** Anything but printable ASCII and blanks: no Vault token holds it, and it cannot go into an HTTP header. */
 const NOT_TOKEN_BYTES = /[^\x21-\x7e \t\r\n]/;
 
-export interface TokenSource {
-  token: string;
-  /** Where it came from, for messages: a path or `VAULT_TOKEN`. */
-  origin: string;
-  /** The file it was read from, when it came from one. */
-  file?: string;
-}
+/** A token and where it came from: a path or `VAULT_TOKEN` (`file` when it was read from one). */
+export type TokenSource = SessionToken;
 
 export interface TokenSourceInput {
   flagFile?: string;
@@ -174,4 +171,53 @@ export async function activateToken(
 ): Promise<{ source: TokenSource; info: TokenInfo }> {
   const prepared = await prepareToken(source, vault, wrapped, log);
   return { source: prepared.source, info: prepared.info ?? (await vault.lookupSelf()) };
+}
+
+export interface TokenFileAuthInput extends TokenSourceInput {
+  /** The config's vault.wrappedToken: the token is response-wrapped, unwrap it at first use. */
+  wrapped: boolean;
+}
+
+/** The token-file auth method: the sources above, unwrapped when configured, the file re-read by `refresh`. */
+export function tokenFileAuth(input: TokenFileAuthInput): AuthMethod {
+  const { log, wrapped } = input;
+  return {
+    async login(vault: VaultClient, opts: { lookup?: boolean } = {}): Promise<Login> {
+      const source = await resolveToken(input);
+      const { source: session, info } = opts.lookup
+        ? await activateToken(source, vault, wrapped, log)
+        : await prepareToken(source, vault, wrapped, log);
+      return { session, info };
+    },
+
+    async refresh(vault: VaultClient, current: SessionToken): Promise<Required<Login> | undefined> {
+      if (!current.file) return undefined;
+      // With start-up's checks: a file caught half-written (empty, two words) keeps the current token.
+      const next = await readTokenFile(current.file, current.origin, log).then(
+        (t) => t.token,
+        (error: unknown) => {
+          log.warn('token file cannot be used; keeping the current token', {
+            error: (error as Error).message,
+          });
+          return undefined;
+        },
+      );
+      if (!next || next === current.token) return undefined;
+      try {
+        const activated = await activateToken({ ...current, token: next }, vault, wrapped, log);
+        log.info('token file changed: using the new token', {
+          file: current.file,
+          ttl_s: activated.info.ttlSeconds,
+        });
+        return { session: activated.source, info: activated.info };
+      } catch (error) {
+        log.error('token file changed but the new token cannot be used; keeping the old one', {
+          file: current.file,
+          error: (error as Error).message,
+        });
+        vault.setToken(current.token);
+        return undefined;
+      }
+    },
+  };
 }

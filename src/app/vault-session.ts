@@ -1,13 +1,12 @@
 /**
  * Vault connection for the operator and engineer commands (provision, token create, kubeconfig,
  * kube-credential). They run on a workstation, not a node: no agent config file; Vault's own
- * environment variables, an optional `--vault-addr`, and the token from --token-file, VAULT_TOKEN or
- * ~/.vault-token (SPEC "Token sources").
+ * environment variables, an optional `--vault-addr`, and the token from their auth method (`sessionAuth`: the
+ * token file from --token-file, VAULT_TOKEN or ~/.vault-token, SPEC "Token sources").
  */
-import type { GlobalArgs } from '../cli/global-options.js';
-import type { CliIo } from '../cli/run-cli.js';
 import type { VaultSettings } from '../config/types.js';
 import type { Logger } from '../log.js';
+import type { AuthMethod } from '../vault/auth-method.js';
 import { createVaultClient } from '../vault/client.js';
 import {
   cleartextAddressNotice,
@@ -15,8 +14,8 @@ import {
   resolveVaultSettings,
 } from '../vault/settings.js';
 import type { VaultClient } from '../vault/vault-client.js';
-import { timeoutMsOf } from './cli-context.js';
-import { resolveToken, type TokenSource } from './token.js';
+import { type CliIo, type GlobalArgs, timeoutMsOf } from './cli-context.js';
+import { tokenFileAuth } from './token.js';
 
 export interface SessionArgs extends GlobalArgs {
   vaultAddr?: string;
@@ -41,8 +40,9 @@ export function sessionSettings(
   return settings;
 }
 
-export async function readSessionToken(args: SessionArgs, io: CliIo, log: Logger): Promise<TokenSource> {
-  return resolveToken({ flagFile: args.tokenFile, env: io.env, home: io.env.HOME, log });
+/** The auth method of these commands: the token-file method with no config file and no wrapped token. */
+export function sessionAuth(args: SessionArgs, io: CliIo, log: Logger): AuthMethod {
+  return tokenFileAuth({ flagFile: args.tokenFile, env: io.env, home: io.env.HOME, log, wrapped: false });
 }
 
 export function openSession(

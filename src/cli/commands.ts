@@ -1,26 +1,18 @@
 /** The command list: one entry per command, each loading its implementation on first use. */
-import type { BootstrapArgs } from '../app/bootstrap.js';
+
 import type { CheckArgs } from '../app/check.js';
+import type { GlobalArgs } from '../app/cli-context.js';
 import type { RevokeArgs } from '../app/revoke.js';
 import type { StatusArgs } from '../app/status.js';
+import type { BootstrapArgs } from '../app/wiring.js';
 import { kubeCredentialCommand, kubeconfigCommand } from './kube.js';
-import type { OptionTable, PositionalSpec } from './options.js';
+import { type CommandModule, defineCommand } from './options.js';
 import { provisionCommand, tokenCommand } from './provision.js';
-import type { CliIo } from './run-cli.js';
 
-export interface CommandModule {
-  /** The name, then `<positional>`s (a command with positionals is always parsed by yargs). */
-  command: string;
-  describe: string;
-  options: OptionTable;
-  positionals?: Readonly<Record<string, PositionalSpec>>;
-  /** Worked examples for `--help`: the command line (after the program name) and what it does. */
-  examples?: readonly (readonly [string, string])[];
-  run: (args: Record<string, unknown>, io: CliIo) => Promise<number>;
-}
+export type { CommandModule } from './options.js';
 
 export const COMMANDS: CommandModule[] = [
-  {
+  defineCommand<BootstrapArgs>({
     command: 'bootstrap',
     describe:
       'issue every certificate that is missing, changed or due; write each set atomically; run actions',
@@ -45,10 +37,10 @@ export const COMMANDS: CommandModule[] = [
     },
     run: async (args, io) => {
       const { runBootstrap } = await import('../app/bootstrap.js');
-      return runBootstrap(args as unknown as BootstrapArgs, io);
+      return runBootstrap(args, io);
     },
-  },
-  {
+  }),
+  defineCommand<GlobalArgs>({
     command: 'run',
     describe:
       'bootstrap, then stay up and renew each certificate when due (SIGHUP: check now; SIGTERM: finish and exit)',
@@ -56,10 +48,10 @@ export const COMMANDS: CommandModule[] = [
     options: {},
     run: async (args, io) => {
       const { runDaemon } = await import('../app/run.js');
-      return runDaemon(args as unknown as BootstrapArgs, io);
+      return runDaemon(args, io);
     },
-  },
-  {
+  }),
+  defineCommand<CheckArgs>({
     command: 'check',
     describe:
       'exit 0 when nothing is due, 10 when a certificate needs issuing or the token its lookup or renewal; no Vault calls',
@@ -76,10 +68,10 @@ export const COMMANDS: CommandModule[] = [
     },
     run: async (args, io) => {
       const { runCheck } = await import('../app/check.js');
-      return runCheck(args as unknown as CheckArgs, io);
+      return runCheck(args, io);
     },
-  },
-  {
+  }),
+  defineCommand<StatusArgs>({
     command: 'status',
     describe: 'show each certificate, its expiry, next renewal and last result, and the token TTL',
     examples: [
@@ -89,10 +81,10 @@ export const COMMANDS: CommandModule[] = [
     options: { json: { type: 'boolean', default: false, describe: 'machine-readable output' } },
     run: async (args, io) => {
       const { runStatus } = await import('../app/status.js');
-      return runStatus(args as unknown as StatusArgs, io);
+      return runStatus(args, io);
     },
-  },
-  {
+  }),
+  defineCommand<RevokeArgs>({
     command: 'revoke',
     describe:
       "decommission: revoke this node's current certificates in Vault (by PEM, proven with their keys); changes no file",
@@ -105,14 +97,14 @@ export const COMMANDS: CommandModule[] = [
     },
     run: async (args, io) => {
       const { runRevoke } = await import('../app/revoke.js');
-      return runRevoke(args as unknown as RevokeArgs, io);
+      return runRevoke(args, io);
     },
-  },
+  }),
   provisionCommand,
   tokenCommand,
   kubeconfigCommand,
   kubeCredentialCommand,
-  {
+  defineCommand<GlobalArgs>({
     command: 'version',
     describe: 'print version and build information',
     examples: [['version', 'version and build information']],
@@ -122,5 +114,5 @@ export const COMMANDS: CommandModule[] = [
       io.stdout(`${versionText()}\n`);
       return 0;
     },
-  },
+  }),
 ];

@@ -1,19 +1,10 @@
 /** Flags every command takes (SPEC "Commands": global flags). */
-import type { LogFormat, LogLevel } from '../log.js';
-import type { OptionTable } from './options.js';
-
-export interface GlobalArgs {
-  config: string;
-  logFormat: LogFormat;
-  logLevel: LogLevel;
-  tokenFile?: string;
-  timeout: string;
-  tlsSkipVerify: boolean;
-}
+import type { GlobalArgs } from '../app/cli-context.js';
+import type { OptionsFor, OptionTable } from './options.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/vault-pki-agent/config.yaml';
 
-export const GLOBAL_OPTIONS: OptionTable = {
+const globalOptions: OptionsFor<GlobalArgs> = {
   config: {
     type: 'string',
     default: DEFAULT_CONFIG_PATH,
@@ -40,3 +31,6 @@ export const GLOBAL_OPTIONS: OptionTable = {
     global: true,
   },
 };
+
+/** Typed against GlobalArgs above; a plain table for the parsers. */
+export const GLOBAL_OPTIONS: OptionTable = globalOptions;

@@ -1,7 +1,9 @@
 /** Engineer commands: `kubeconfig` and the kubectl exec plugin `kube-credential`. Implementations load on first use. */
-import type { CommandModule } from './commands.js';
+import type { KubeCredentialArgs } from '../app/kube-credential.js';
+import type { KubeconfigArgs } from '../app/kubeconfig.js';
+import { type CommandModule, defineCommand } from './options.js';
 
-export const kubeconfigCommand: CommandModule = {
+export const kubeconfigCommand: CommandModule = defineCommand<KubeconfigArgs>({
   command: 'kubeconfig',
   describe:
     'engineers: add or update a cluster/user/context in a kubeconfig (merged, 0600); the user runs kube-credential unless --embed',
@@ -38,11 +40,11 @@ export const kubeconfigCommand: CommandModule = {
   },
   run: async (args, io) => {
     const { runKubeconfig } = await import('../app/kubeconfig.js');
-    return runKubeconfig(args as never, io);
+    return runKubeconfig(args, io);
   },
-};
+});
 
-export const kubeCredentialCommand: CommandModule = {
+export const kubeCredentialCommand: CommandModule = defineCommand<KubeCredentialArgs>({
   command: 'kube-credential',
   describe: 'kubectl exec plugin: prints a client.authentication.k8s.io/v1 ExecCredential (cached, 0600)',
   examples: [
@@ -61,6 +63,6 @@ export const kubeCredentialCommand: CommandModule = {
   },
   run: async (args, io) => {
     const { runKubeCredential } = await import('../app/kube-credential.js');
-    return runKubeCredential(args as never, io);
+    return runKubeCredential(args, io);
   },
-};
+});

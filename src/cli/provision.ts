@@ -1,7 +1,9 @@
 /** Operator commands: `provision` and `token create` (SPEC "Commands"). Implementations load on first use. */
-import type { CommandModule } from './commands.js';
+import type { ProvisionArgs } from '../app/provision.js';
+import type { TokenCreateArgs } from '../app/token-create.js';
+import { type CommandModule, defineCommand } from './options.js';
 
-export const provisionCommand: CommandModule = {
+export const provisionCommand: CommandModule = defineCommand<ProvisionArgs>({
   command: 'provision',
   describe:
     'operators: create or update the mounts, CAs, URLs, roles, policies and token roles of a cluster; --plan only prints the diff',
@@ -42,11 +44,11 @@ export const provisionCommand: CommandModule = {
   },
   run: async (args, io) => {
     const { runProvision } = await import('../app/provision.js');
-    return runProvision(args as never, io);
+    return runProvision(args, io);
   },
-};
+});
 
-export const tokenCommand: CommandModule = {
+export const tokenCommand: CommandModule = defineCommand<TokenCreateArgs, 'action'>({
   command: 'token <action>',
   describe:
     'operators: `token create` mints a node token (periodic, orphan, one policy) and prints it on stdout only',
@@ -81,6 +83,6 @@ export const tokenCommand: CommandModule = {
   },
   run: async (args, io) => {
     const { runTokenCreate } = await import('../app/token-create.js');
-    return runTokenCreate(args as never, io);
+    return runTokenCreate(args, io);
   },
-};
+});

@@ -3,18 +3,13 @@
  * `--version` and `--help` stay fast. The plain command lines are parsed without yargs (fast-argv.ts);
  * everything else, help included, goes through yargs. Returns the exit code; never calls process.exit.
  */
+import type { CliIo } from '../app/cli-context.js';
 import { AgentError, ExitCode, exitCodeOf, UsageError } from '../errors.js';
 import { createLogger, redact } from '../log.js';
 import { COMMANDS, type CommandModule } from './commands.js';
 import { fastParse, type Invocation } from './fast-argv.js';
 import { GLOBAL_OPTIONS } from './global-options.js';
 import { withOptions, withPositionals } from './options.js';
-
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  env: Record<string, string | undefined>;
-}
 
 const defaultIo: CliIo = {
   stdout: (t) => process.stdout.write(t),

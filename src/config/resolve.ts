@@ -2,7 +2,7 @@
  * Schema-valid raw config -> AgentConfig: defaults, presets, SAN merging and the rules that span
  * several keys (role/mount/CN present after the preset, one directory per certificate).
  */
-import type { HostFacts } from '../host/types.js';
+import type { HostFacts } from '../types/host-facts.js';
 import { defaultMountNaming, expandPreset, type PresetName, splitSans } from './presets.js';
 import { resolveKubeconfigs, resolveServiceAccountKey } from './resolve-outputs.js';
 import type { RawCertificate, RawConfig } from './schema.js';

@@ -4,11 +4,11 @@
  * asked for, and both sides must normalise the same way.
  */
 import { posix } from 'node:path';
-import { normalizeIpAddress } from '../pki/ip.js';
+import { normalizeIpAddress } from '../util/ip.js';
 
 /** Canonical text of an IP address (IPv6 compressed, lower case); undefined when it is not an IP. */
 export function normaliseIp(value: string): string | undefined {
-  // Exactly an address: no blanks or brackets around it. pki/ip.ts refuses zone ids (fe80::1%eth0), which
+  // Exactly an address: no blanks or brackets around it. util/ip.ts refuses zone ids (fe80::1%eth0), which
   // cannot appear in a certificate, and leading zeros in IPv4 parts.
   if (value !== value.trim() || value.startsWith('[')) return undefined;
   return normalizeIpAddress(value);

@@ -5,7 +5,7 @@
  * contain `${`, so no `${` ever survives into the resolved config.
  */
 import { isPair, parseDocument, visit } from 'yaml';
-import type { Ec2Facts, Ec2Key, HostFacts } from '../host/types.js';
+import type { Ec2Facts, Ec2Key, HostFacts } from '../types/host-facts.js';
 
 export interface VariableFacts {
   host: HostFacts;

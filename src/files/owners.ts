@@ -1,10 +1,12 @@
 /**
  * Turns `files.owner` / `files.group` names into numeric ids before anything is written, so a
  * typo fails the run up front instead of leaving a half-owned set behind. Local files first
- * (/etc/passwd, /etc/group), then `getent` for NSS sources (LDAP, sssd).
+ * (/etc/passwd, /etc/group), then `getent` for NSS sources (LDAP, sssd). A name found nowhere is a
+ * ConfigError; a lookup that could not be made (an unreadable file, a getent that fails or hangs) is a
+ * WriteError saying what failed, never taken for "not found".
  */
-import { ConfigError } from '../errors.js';
-import { childEnvironment } from '../services/child-env.js';
+import { ConfigError, WriteError } from '../errors.js';
+import { ProgramError, runProgram } from '../util/program.js';
 import { readFile } from './local-fs.js';
 
 export interface Ownership {
@@ -23,7 +25,7 @@ export async function primaryGroupOf(
   sources: OwnershipSources = {},
 ): Promise<number | undefined> {
   if (owner === undefined || owner === '' || /^\d+$/.test(owner)) return undefined;
-  const text = await readFile(sources.passwdPath ?? '/etc/passwd', 'utf8').catch(() => '');
+  const text = await readIdFile(sources.passwdPath ?? '/etc/passwd');
   const local = parseIdFile(text, 3).get(owner);
   if (local !== undefined) return local;
   const line = await (sources.getent ?? runGetent)('passwd', owner);
@@ -37,16 +39,7 @@ export interface OwnershipSources {
   getent?: (database: 'passwd' | 'group', name: string) => Promise<string | undefined>;
 }
 
-/** name -> uid from /etc/passwd text (`name:x:uid:gid:...`). */
-export function parsePasswd(text: string): Map<string, number> {
-  return parseIdFile(text, 2);
-}
-
-/** name -> gid from /etc/group text (`name:x:gid:members`). */
-export function parseGroup(text: string): Map<string, number> {
-  return parseIdFile(text, 2);
-}
-
+/** name -> the id in field `idField` (passwd: 2 = uid, 3 = gid; group: 2 = gid) of passwd/group text. */
 function parseIdFile(text: string, idField: number): Map<string, number> {
   const ids = new Map<string, number>();
   for (const line of text.split('\n')) {
@@ -61,16 +54,36 @@ function parseIdFile(text: string, idField: number): Map<string, number> {
   return ids;
 }
 
+/** A missing file has no entries (NSS may still know the name); any other read failure is an error. */
+async function readIdFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw new WriteError(
+      'write-failed',
+      `cannot read ${path} to look up owners: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/** The matching line from `getent <database> <name>`, or undefined when it exits 2 (not found). */
 async function runGetent(database: 'passwd' | 'group', name: string): Promise<string | undefined> {
-  // Loaded here: only a name missing from /etc/passwd or /etc/group needs a child process.
-  const { execFile } = await import('node:child_process');
-  return new Promise((resolve) => {
-    // Without the Vault credentials in the agent's environment, like every program the agent starts.
-    execFile('getent', [database, name], { timeout: 5000, env: childEnvironment() }, (error, stdout) => {
-      // Exit 2 = not found; a missing getent binary is treated the same way.
-      resolve(error ? undefined : stdout.split('\n')[0]);
+  try {
+    const { exitCode, stdout } = await runProgram(['getent', database, name], {
+      timeoutMs: 5000,
+      answers: [2],
     });
-  });
+    return exitCode === 0 ? stdout.split('\n')[0] : undefined;
+  } catch (error) {
+    if (!(error instanceof ProgramError)) throw error;
+    throw new WriteError('write-failed', `cannot look up ${database} entry "${name}": ${error.message}`, {
+      cause: error,
+    });
+  }
 }
 
 async function lookup(
@@ -81,8 +94,7 @@ async function lookup(
 ): Promise<number> {
   if (/^\d+$/.test(name)) return Number(name);
   const database = kind === 'owner' ? 'passwd' : 'group';
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const local = parseIdFile(text, 2).get(name);
+  const local = parseIdFile(await readIdFile(path), 2).get(name);
   if (local !== undefined) return local;
   const line = await getent(database, name);
   const id = line ? parseIdFile(line, 2).get(name) : undefined;
@@ -122,7 +134,6 @@ export async function isGroupMember(
       .find((f) => f[0] === group)?.[3]
       ?.split(',')
       .map((m) => m.trim()) ?? [];
-  const text = await readFile(sources.groupPath ?? '/etc/group', 'utf8').catch(() => '');
-  if (membersOf(text).includes(owner)) return true;
+  if (membersOf(await readIdFile(sources.groupPath ?? '/etc/group')).includes(owner)) return true;
   return membersOf(await (sources.getent ?? runGetent)('group', group)).includes(owner);
 }

@@ -5,7 +5,7 @@
  */
 import { type NetworkInterfaceInfo, networkInterfaces, hostname as osHostname } from 'node:os';
 import { readFile } from '../files/local-fs.js';
-import type { HostFacts } from './types.js';
+import type { HostFacts } from '../types/host-facts.js';
 
 export interface ReadHostFactsOptions {
   /** Upper bound for the FQDN lookups; on timeout the hostname is used. */

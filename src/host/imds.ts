@@ -9,7 +9,7 @@
  */
 import { request } from 'node:http';
 import { ConfigError } from '../errors.js';
-import type { Ec2Facts, Ec2Key } from './types.js';
+import type { Ec2Facts, Ec2Key } from '../types/host-facts.js';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 const TOKEN_TTL_SECONDS = '21600';

@@ -17,7 +17,6 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { AgentError, VaultUnavailableError } from '../errors.js';
-import type { CertificateAnswer } from '../vault/vault-client.js';
 import { isIssuedBy, isSelfSigned, uniqueCertificates } from './chain.js';
 import {
   assertMayExpose,
@@ -27,32 +26,8 @@ import {
   type SetFiles,
 } from './check-set.js';
 import type { CertificateInfo } from './inspect.js';
+import type { IssuedCertificate } from './issued.js';
 import { joinPem, parseCertificates, parsePrivateKey, privateKeyToPem } from './pem.js';
-
-/** The `data` of a Vault/OpenBao `<mount>/sign/<role>` or `<mount>/issue/<role>` answer. */
-export interface VaultCertificateData {
-  certificate?: unknown;
-  issuing_ca?: unknown;
-  /** An array of PEM strings in sign/issue answers; tolerated as one PEM string too. May be absent. */
-  ca_chain?: unknown;
-  /** Only from `issue`. */
-  private_key?: unknown;
-  private_key_type?: unknown;
-  serial_number?: unknown;
-  expiration?: unknown;
-}
-
-/** The fields of the client's typed answer under the names Vault gives them (what this module checks). */
-export function vaultDataOf(answer: CertificateAnswer): VaultCertificateData {
-  return {
-    certificate: answer.certificate,
-    issuing_ca: answer.issuingCa,
-    ca_chain: answer.caChain,
-    private_key: answer.privateKey,
-    serial_number: answer.serialNumber,
-    expiration: answer.expiration,
-  };
-}
 
 export interface AssembledSet {
   pems: Required<SetFiles>;
@@ -68,8 +43,7 @@ function badResponse(name: string, reason: string, cause?: unknown): VaultUnavai
   });
 }
 
-function parseField(name: string, field: string, value: unknown): X509Certificate[] {
-  if (typeof value !== 'string') throw badResponse(name, `has no ${field} string`);
+function parseField(name: string, field: string, value: string): X509Certificate[] {
   try {
     return parseCertificates(value, `${field}`);
   } catch (error) {
@@ -77,38 +51,29 @@ function parseField(name: string, field: string, value: unknown): X509Certificat
   }
 }
 
-function caCandidates(name: string, data: VaultCertificateData): X509Certificate[] {
+function caCandidates(name: string, answer: IssuedCertificate): X509Certificate[] {
   const chain: X509Certificate[] = [];
-  const raw = data.ca_chain;
-  if (Array.isArray(raw)) {
-    for (const [i, pem] of raw.entries()) chain.push(...parseField(name, `ca_chain[${i}]`, pem));
-  } else if (typeof raw === 'string' && raw.trim() !== '') chain.push(...parseField(name, 'ca_chain', raw));
-  else if (raw !== undefined && raw !== null && raw !== '')
-    throw badResponse(name, 'has a ca_chain of an unexpected type');
-  const issuing =
-    data.issuing_ca === undefined || data.issuing_ca === ''
-      ? []
-      : parseField(name, 'issuing_ca', data.issuing_ca);
+  for (const [i, pem] of answer.caChain.entries()) chain.push(...parseField(name, `ca_chain[${i}]`, pem));
+  const issuing = answer.issuingCa === '' ? [] : parseField(name, 'issuing_ca', answer.issuingCa);
   if (chain.length === 0 && issuing.length === 0)
     throw badResponse(name, 'has neither ca_chain nor issuing_ca');
   return uniqueCertificates([...issuing, ...chain]);
 }
 
 /**
- * The four files of a set from Vault's answer. `privateKeyPem` is the key we generated (sign);
- * leave it out for issue, where the key comes from the answer. Throws VaultUnavailableError
- * ('vault-bad-response') for a malformed or incomplete answer. Does not verify: see
- * `prepareCertificateSet`.
+ * The four files of a set from Vault's answer (its shape already checked by the VaultClient adapter; here
+ * its contents). `privateKeyPem` is the key we generated (sign); leave it out for issue, where the key comes
+ * from the answer. Throws VaultUnavailableError ('vault-bad-response') for PEM that does not parse or
+ * certificates that do not make a set. Does not verify: see `prepareCertificateSet`.
  */
 export function assembleCertificateSet(
   name: string,
-  data: VaultCertificateData,
+  answer: IssuedCertificate,
   privateKeyPem?: string,
 ): AssembledSet {
-  if (typeof data !== 'object' || data === null) throw badResponse(name, 'has no data');
-  const leafCerts = parseField(name, 'certificate', data.certificate);
+  const leafCerts = parseField(name, 'certificate', answer.certificate);
   const leaf = leafCerts[0]!;
-  const cas = uniqueCertificates([...leafCerts.slice(1), ...caCandidates(name, data)]).filter(
+  const cas = uniqueCertificates([...leafCerts.slice(1), ...caCandidates(name, answer)]).filter(
     (c) => c.fingerprint256 !== leaf.fingerprint256,
   );
   // A leaf sent back as its own issuing_ca/ca_chain leaves nothing to chain to (and no mount CA).
@@ -116,14 +81,14 @@ export function assembleCertificateSet(
 
   let key: string;
   if (privateKeyPem !== undefined) {
-    if (data.private_key !== undefined && data.private_key !== '')
+    if (answer.privateKey !== undefined && answer.privateKey !== '')
       throw badResponse(name, 'carries a private key although the CSR was ours');
     key = privateKeyPem;
   } else {
-    if (typeof data.private_key !== 'string' || data.private_key === '')
+    if (answer.privateKey === undefined || answer.privateKey === '')
       throw badResponse(name, 'has no private_key (issue mode)');
     try {
-      key = privateKeyToPem(parsePrivateKey(data.private_key, 'private_key'));
+      key = privateKeyToPem(parsePrivateKey(answer.privateKey, 'private_key'));
     } catch (error) {
       throw AgentError.is(error) ? badResponse(name, `field ${error.message}`, error) : error;
     }
@@ -166,7 +131,7 @@ export interface PreparedSet extends AssembledSet {
  */
 export function prepareCertificateSet(input: {
   name: string;
-  data: VaultCertificateData;
+  data: IssuedCertificate;
   privateKeyPem?: string;
   /** The SPKI DER of `privateKeyPem`'s key, when the caller generated it (see SetCheckInput). */
   keyPublicDer?: Buffer;

@@ -8,6 +8,7 @@
  */
 import { type KeyObject, sign } from 'node:crypto';
 import { ConfigError } from '../errors.js';
+import { parseIpAddress } from '../util/ip.js';
 import {
   type Asn1,
   bitString,
@@ -23,7 +24,6 @@ import {
   set,
   utf8String,
 } from './asn1.js';
-import { parseIpAddress } from './ip.js';
 import { describeKey, type GeneratedKey, publicKeyDer } from './keys.js';
 import { derToPem } from './pem.js';
 

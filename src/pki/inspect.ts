@@ -6,9 +6,9 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { Usage } from '../config/types.js';
+import { formatIpAddress } from '../util/ip.js';
 import { type Asn1, children, isContext, parseDer, readOid } from './asn1.js';
 import { isSelfSigned } from './chain.js';
-import { formatIpAddress } from './ip.js';
 import { describeKey, type KeyDescription } from './keys.js';
 import { malformedInput, parseCertificates } from './pem.js';
 

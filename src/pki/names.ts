@@ -2,8 +2,9 @@
  * Comparing the names a certificate carries with the names a spec asks for. DNS names compare
  * case-insensitively (RFC 4343), IP addresses by value (`::1` equals `0:0:0:0:0:0:0:1`).
  */
+
+import { normalizeIpAddress } from '../util/ip.js';
 import type { CertificateInfo } from './inspect.js';
-import { normalizeIpAddress } from './ip.js';
 
 export interface RequestedNames {
   commonName: string;

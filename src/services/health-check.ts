@@ -1,14 +1,13 @@
 /**
  * Health checks after a restart: a TLS handshake to host:port that must verify against the set's new
  * ca.pem (and present the new client certificate if the server asks for one), or a command that must
- * exit 0. Retried until the timeout, because a restarted service needs a moment to listen again.
+ * exit 0 (run by util/program.ts, like every program the agent starts). Retried until the timeout, because a restarted service needs a moment to listen again.
  */
 
 import type { HealthCheckSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
+import { runProgram } from '../util/program.js';
 import { readSmallFile } from '../util/small-file.js';
-import { childEnvironment } from './child-env.js';
-import { loadExeca } from './load-execa.js';
 
 /** Larger than any certificate set file (a chain of a few certificates is a few KB). */
 const MAX_SET_FILE_BYTES = 4 * 1024 * 1024;
@@ -85,20 +84,11 @@ export async function runHealthCheck(
       if (check.tls && material) {
         await tlsHandshake(check.tls, material, Math.min(left, 5000));
       } else if (check.command) {
-        const [file, ...args] = check.command;
-        const execa = await loadExeca();
-        await execa(file as string, args, {
-          timeout: Math.min(left, 30_000),
-          stdin: 'ignore',
-          reject: true,
-          env: childEnvironment(),
-          extendEnv: false,
-        });
+        await runProgram(check.command, { label: check.command[0], timeoutMs: Math.min(left, 30_000) });
       }
       return;
     } catch (error) {
-      const e = error as { shortMessage?: string; message?: string };
-      last = (e.shortMessage ?? e.message ?? String(error)).split('\n')[0] ?? '';
+      last = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
     }
     if (now() + 500 >= deadline) break;
     await sleep(Math.min(500 * 2 ** Math.min(attempt, 3), 4000, deadline - now()));

@@ -1,7 +1,8 @@
 /**
- * The ServiceManager port and its systemctl adapter. systemctl is spawned with argv arrays (never a
- * shell), with a timeout after which it is killed, and every failure becomes a WriteError
- * ('action-failed', exit 6) naming the unit, the verb, the exit status and the tail of stderr.
+ * The ServiceManager port and its systemctl adapter. systemctl runs through the program runner
+ * (util/program.ts: argv, timeout, environment), and every failure becomes a WriteError
+ * ('action-failed', exit 6) in the runner's wording, naming the unit, the verb, the exit status and the tail
+ * of stderr.
  *
  * The binary is `systemctl` from PATH unless the constructor or `VPA_SYSTEMCTL` names another one
  * (tests use test/support/fake-systemctl). The per-call timeout (default 90s) can be changed with
@@ -10,10 +11,8 @@
 
 import type { SystemdVerb } from '../config/types.js';
 import { ConfigError, WriteError } from '../errors.js';
-import { redact } from '../log.js';
 import { parseDurationSeconds } from '../util/duration.js';
-import { childEnvironment } from './child-env.js';
-import { loadExeca } from './load-execa.js';
+import { ProgramError, runProgram } from '../util/program.js';
 
 export type ServiceVerb = SystemdVerb | 'start';
 
@@ -49,27 +48,6 @@ export function systemctlTimeoutFromEnv(value: string | undefined): number | und
   return Math.round(seconds * 1000);
 }
 
-/** The last non-empty lines of a command's stderr, short enough for one log line. */
-export function tailOf(stderr: string, lines = 2): string {
-  // A child's words go into errors, the pass summary and the state file: redacted like a log line.
-  const tail = redact(stderr)
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .slice(-lines)
-    .join(' ');
-  return tail.length > 400 ? `…${tail.slice(-400)}` : tail;
-}
-
-interface Outcome {
-  exitCode?: number;
-  signal?: string;
-  timedOut: boolean;
-  failed: boolean;
-  stderr: string;
-  spawnError?: string;
-}
-
 export class SystemctlServiceManager implements ServiceManager {
   readonly binary: string;
   readonly timeoutMs: number;
@@ -84,8 +62,8 @@ export class SystemctlServiceManager implements ServiceManager {
     this.env = options.env ?? {};
   }
 
-  private async spawn(args: string[]): Promise<Outcome> {
-    const unit = args[args.length - 1] ?? '';
+  /** Runs `systemctl <args> <unit>`; with `answerAll` every exit code is an answer (is-active), not a failure. */
+  private async systemctl(verb: string, unit: string, args: string[], answerAll: boolean): Promise<number> {
     // A unit name starting with '-' would be read by systemctl as an option.
     if (unit.startsWith('-')) {
       throw new WriteError(
@@ -96,51 +74,29 @@ export class SystemctlServiceManager implements ServiceManager {
         },
       );
     }
-    const execa = await loadExeca();
-    const result = await execa(this.binary, args, {
-      reject: false,
-      stdin: 'ignore',
-      env: childEnvironment(this.env),
-      extendEnv: false,
-      timeout: this.timeoutMs,
-      killSignal: 'SIGTERM',
-      // systemctl waits for the job; if SIGTERM is not enough, do not wait forever for it either.
-      forceKillAfterDelay: 2000,
-    });
-    return {
-      exitCode: result.exitCode,
-      signal: result.signal,
-      timedOut: result.timedOut,
-      failed: result.failed,
-      stderr: typeof result.stderr === 'string' ? result.stderr : '',
-      spawnError:
-        result.exitCode === undefined && !result.timedOut ? (result.code ?? result.shortMessage) : undefined,
-    };
-  }
-
-  private failure(unit: string, verb: string, outcome: Outcome): WriteError {
-    const what = `${this.binary} ${verb} ${unit}`;
-    let reason: string;
-    if (outcome.timedOut) reason = `timed out after ${this.timeoutMs}ms and was killed`;
-    else if (outcome.spawnError) reason = `could not be run (${outcome.spawnError})`;
-    else if (outcome.exitCode !== undefined) reason = `failed with exit code ${outcome.exitCode}`;
-    else reason = `was killed by ${outcome.signal ?? 'a signal'}`;
-    const tail = tailOf(outcome.stderr);
-    return new WriteError('action-failed', `${what} ${reason}${tail ? `: ${tail}` : ''}`, {
-      details: { unit, verb, exitCode: outcome.exitCode, timedOut: outcome.timedOut },
-    });
+    try {
+      const result = await runProgram([this.binary, ...args, unit], {
+        label: `${this.binary} ${verb} ${unit}`,
+        timeoutMs: this.timeoutMs,
+        env: this.env,
+        answers: answerAll ? 'any' : [],
+      });
+      return result.exitCode;
+    } catch (error) {
+      if (!(error instanceof ProgramError)) throw error;
+      throw new WriteError('action-failed', error.message, {
+        cause: error,
+        details: { unit, verb, exitCode: error.exitCode, timedOut: error.timedOut },
+      });
+    }
   }
 
   async isActive(unit: string): Promise<boolean> {
-    const outcome = await this.spawn(['is-active', '--quiet', unit]);
-    if (outcome.exitCode === 0) return true;
-    // A non-zero answer means "not active"; not getting an answer at all is a failure.
-    if (outcome.timedOut || outcome.exitCode === undefined) throw this.failure(unit, 'is-active', outcome);
-    return false;
+    // A non-zero answer means "not active"; not getting an answer at all (timeout, signal, no binary) is a failure.
+    return (await this.systemctl('is-active', unit, ['is-active', '--quiet'], true)) === 0;
   }
 
   async run(unit: string, verb: ServiceVerb): Promise<void> {
-    const outcome = await this.spawn(this.noBlock ? ['--no-block', verb, unit] : [verb, unit]);
-    if (outcome.failed) throw this.failure(unit, verb, outcome);
+    await this.systemctl(verb, unit, this.noBlock ? ['--no-block', verb] : [verb], false);
   }
 }

@@ -5,7 +5,7 @@
  */
 
 import { AgentError, VaultUnavailableError } from '../errors.js';
-import { retryDelay } from '../plan/schedule.js';
+import { retryDelay } from '../util/backoff.js';
 
 export interface RetryPolicy {
   /** First backoff ceiling in ms. */

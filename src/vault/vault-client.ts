@@ -2,6 +2,7 @@
  * The VaultClient port: everything the agent asks of Vault, in the agent's own terms.
  * client.ts is the one implementation (over our own transport); tests run it against a real OpenBao.
  */
+import type { IssuedCertificate } from '../pki/issued.js';
 
 export interface VaultResult<T> {
   data: T;
@@ -43,18 +44,8 @@ export interface CertificateRequest {
   keyBits?: number;
 }
 
-export interface CertificateAnswer {
-  certificate: string;
-  issuingCa: string;
-  /** PEM certificates, issuer first; may be empty when Vault omits `ca_chain`. */
-  caChain: string[];
-  /** Only from `issue` (Vault generated the key). */
-  privateKey?: string;
-  privateKeyType?: string;
-  serialNumber: string;
-  /** Unix seconds. */
-  expiration: number;
-}
+/** A `sign`/`issue` answer, its shape checked by the adapter: the neutral type pki/ assembles a set from. */
+export type CertificateAnswer = IssuedCertificate;
 
 /** Context that makes errors name what the operator configured. */
 export interface RequestContext {

@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { CliIo } from '../../src/app/cli-context.js';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { GLOBAL_OPTIONS } from '../../src/cli/global-options.js';
-import { type CliIo, fastInvocation, yargsInvocation } from '../../src/cli/run-cli.js';
+import { fastInvocation, yargsInvocation } from '../../src/cli/run-cli.js';
 
 const quietIo = (): CliIo & { out: string[] } => {
   const out: string[] = [];

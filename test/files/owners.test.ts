@@ -4,8 +4,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
-import { parseGroup, parsePasswd, resolveOwnership } from '../../src/files/owners.js';
+import { ConfigError, WriteError } from '../../src/errors.js';
+import { resolveOwnership } from '../../src/files/owners.js';
 import { readCertificateSet } from '../../src/files/read-set.js';
 import { writeCertificateSet } from '../../src/files/write-set.js';
 import { asFiles, makePair, type PemSet, specFor } from '../support/cert-pairs.js';
@@ -22,14 +22,24 @@ describe('resolveOwnership', () => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('parses passwd and group files (first entry wins)', () => {
-    expect(parsePasswd('root:x:0:0:root:/root:/bin/bash\netcd:x:991:990::/:/x\netcd:x:7:7::/:/x\n')).toEqual(
-      new Map([
-        ['root', 0],
-        ['etcd', 991],
-      ]),
-    );
-    expect(parseGroup('wheel:x:10:a,b\nbad\n')).toEqual(new Map([['wheel', 10]]));
+  it('parses passwd and group files (first entry wins)', async () => {
+    const passwdPath = join(work, 'passwd-2');
+    const groupPath = join(work, 'group-2');
+    writeFileSync(passwdPath, 'root:x:0:0:root:/root:/bin/bash\netcd:x:991:990::/:/x\netcd:x:7:7::/:/x\n');
+    writeFileSync(groupPath, 'wheel:x:10:a,b\nbad\n');
+    const none = async () => undefined;
+    const sources = { passwdPath, groupPath, getent: none };
+    expect(await resolveOwnership('root', 'wheel', sources)).toEqual({ uid: 0, gid: 10 });
+    expect(await resolveOwnership('etcd', undefined, sources)).toEqual({ uid: 991 });
+    // 'bad' is a line without fields: no entry, so the name is unknown.
+    await expect(resolveOwnership(undefined, 'bad', sources)).rejects.toThrow(ConfigError);
+  });
+
+  it('an unreadable passwd file is an error naming it, not an empty file', async () => {
+    // A directory where the file should be: read fails with EISDIR.
+    const error = await resolveOwnership('etcd', undefined, { passwdPath: work }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WriteError);
+    expect((error as Error).message).toContain(`cannot read ${work} to look up owners`);
   });
 
   it('resolves names from the files, numbers as given, and NSS names through getent', async () => {
@@ -54,6 +64,52 @@ describe('resolveOwnership', () => {
       uid: 0,
       gid: 0,
     });
+  });
+});
+
+describe('a getent that fails is an error saying what failed, not "unknown user"', () => {
+  it.each([
+    [
+      'exits 1',
+      '#!/bin/sh\necho "nss backend down" >&2\nexit 1\n',
+      'getent passwd nss-user failed with exit code 1: nss backend down',
+    ],
+    ['is not there', undefined, 'getent passwd nss-user could not be run (ENOENT)'],
+  ])('getent %s', async (_case, script, wording) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpa-getent-'));
+    if (script !== undefined) writeFileSync(join(dir, 'getent'), script, { mode: 0o755 });
+    const savedPath = process.env.PATH;
+    // Only the stand-in directory on PATH: with no stand-in, no getent is found at all.
+    process.env.PATH = dir;
+    try {
+      const empty = join(dir, 'empty');
+      writeFileSync(empty, '');
+      const error = await resolveOwnership('nss-user', undefined, { passwdPath: empty }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(WriteError);
+      expect((error as Error).message).toContain(`cannot look up passwd entry "nss-user": ${wording}`);
+    } finally {
+      process.env.PATH = savedPath;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('getent exit 2 (not found) is an unknown name: a ConfigError', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpa-getent-'));
+    writeFileSync(join(dir, 'getent'), '#!/bin/sh\nexit 2\n', { mode: 0o755 });
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${dir}:${savedPath}`;
+    try {
+      const empty = join(dir, 'empty');
+      writeFileSync(empty, '');
+      await expect(resolveOwnership('nss-user', undefined, { passwdPath: empty })).rejects.toThrow(
+        /files.owner "nss-user" is not a known user/,
+      );
+    } finally {
+      process.env.PATH = savedPath;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -6,8 +6,10 @@ import { assembleCertificateSet, prepareCertificateSet } from '../../src/pki/ass
 import type { ExpectedCertificate } from '../../src/pki/check-set.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { describeCertificate } from '../../src/pki/inspect.js';
+import type { IssuedCertificate } from '../../src/pki/issued.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificates } from '../../src/pki/pem.js';
+import { issued } from '../support/issued.js';
 import {
   createTestCa,
   makeTempDir,
@@ -59,7 +61,7 @@ describe('assembleCertificateSet', () => {
     const { key, certificate } = await signed(root);
     const set = assembleCertificateSet(
       'apiserver',
-      { certificate, issuing_ca: root.certPem, ca_chain: [root.certPem] },
+      issued({ certificate, issuingCa: root.certPem, caChain: [root.certPem] }),
       key.privateKeyPem,
     );
     expect(names(set.pems.cert)).toEqual(['kube-apiserver']);
@@ -76,7 +78,7 @@ describe('assembleCertificateSet', () => {
     // Vault >= 1.11 lists the issuer and its parents; give them in the wrong order on purpose.
     const set = assembleCertificateSet(
       'apiserver',
-      { certificate, issuing_ca: intermediate.certPem, ca_chain: [root.certPem, intermediate.certPem] },
+      issued({ certificate, issuingCa: intermediate.certPem, caChain: [root.certPem, intermediate.certPem] }),
       key.privateKeyPem,
     );
     expect(names(set.pems.ca)).toEqual(['k8s-intermediate', 'k8s-root']);
@@ -101,18 +103,18 @@ describe('assembleCertificateSet', () => {
     ).not.toContain(': OK');
   });
 
-  it('falls back to issuing_ca when ca_chain is missing, and accepts ca_chain as one PEM string', async () => {
+  it('falls back to issuing_ca when ca_chain is missing, and reads every PEM block of a ca_chain entry', async () => {
     const { key, certificate } = await signed(intermediate);
     const a = assembleCertificateSet(
       'apiserver',
-      { certificate, issuing_ca: intermediate.certPem },
+      issued({ certificate, issuingCa: intermediate.certPem }),
       key.privateKeyPem,
     );
     expect(names(a.pems.ca)).toEqual(['k8s-intermediate']);
     expect(names(a.pems.fullchain)).toEqual(['kube-apiserver', 'k8s-intermediate']);
     const b = assembleCertificateSet(
       'apiserver',
-      { certificate, ca_chain: `${intermediate.certPem}${root.certPem}` },
+      issued({ certificate, caChain: [`${intermediate.certPem}${root.certPem}`] }),
       key.privateKeyPem,
     );
     expect(names(b.pems.ca)).toEqual(['k8s-intermediate', 'k8s-root']);
@@ -122,47 +124,38 @@ describe('assembleCertificateSet', () => {
     const { key, certificate } = await signed(root);
     const sec1 = key.privateKey.export({ type: 'sec1', format: 'pem' }) as string;
     expect(sec1).toContain('BEGIN EC PRIVATE KEY');
-    const set = assembleCertificateSet('apiserver', {
-      certificate,
-      issuing_ca: root.certPem,
-      private_key: sec1,
-      private_key_type: 'ec',
-    });
+    const set = assembleCertificateSet(
+      'apiserver',
+      issued({ certificate, issuingCa: root.certPem, privateKey: sec1, privateKeyType: 'ec' }),
+    );
     expect(set.pems.key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     expect(openssl(['pkey', '-pubout'], set.pems.key)).toBe(openssl(['pkey', '-pubout'], sec1));
   });
 
   it.each([
-    ['no certificate', {}, undefined, /has no certificate string/],
+    ['no certificate', issued({}), undefined, /field certificate: empty/],
     [
       'a certificate that is not PEM',
-      { certificate: 'garbage', issuing_ca: 'x' },
+      issued({ certificate: 'garbage', issuingCa: 'x' }),
       'k',
       /field certificate: no PEM certificate found/,
     ],
     ['neither ca_chain nor issuing_ca', 'leaf-only', 'k', /neither ca_chain nor issuing_ca/],
-    ['a ca_chain of the wrong type', 'bad-chain', 'k', /unexpected type/],
     ['issue mode without private_key', 'no-key', undefined, /has no private_key/],
     ['a private key although we sent a CSR', 'extra-key', 'k', /carries a private key/],
   ])('rejects an answer with %s as vault-bad-response', async (_label, shape, keyPem, message) => {
     const { key, certificate } = await signed(root);
     const data =
       shape === 'leaf-only'
-        ? { certificate }
-        : shape === 'bad-chain'
-          ? { certificate, ca_chain: 42 }
-          : shape === 'no-key'
-            ? { certificate, issuing_ca: root.certPem }
-            : shape === 'extra-key'
-              ? { certificate, issuing_ca: root.certPem, private_key: key.privateKeyPem }
-              : shape;
+        ? issued({ certificate })
+        : shape === 'no-key'
+          ? issued({ certificate, issuingCa: root.certPem })
+          : shape === 'extra-key'
+            ? issued({ certificate, issuingCa: root.certPem, privateKey: key.privateKeyPem })
+            : (shape as IssuedCertificate);
     let error: unknown;
     try {
-      assembleCertificateSet(
-        'apiserver',
-        data as never,
-        keyPem === undefined ? undefined : key.privateKeyPem,
-      );
+      assembleCertificateSet('apiserver', data, keyPem === undefined ? undefined : key.privateKeyPem);
     } catch (e) {
       error = e;
     }
@@ -179,7 +172,7 @@ describe('prepareCertificateSet', () => {
     const { key, certificate } = await signed(root);
     const set = prepareCertificateSet({
       name: 'apiserver',
-      data: { certificate, issuing_ca: root.certPem, ca_chain: [root.certPem] },
+      data: issued({ certificate, issuingCa: root.certPem, caChain: [root.certPem] }),
       privateKeyPem: key.privateKeyPem,
       expected: EXPECTED,
       now: new Date(),
@@ -193,7 +186,7 @@ describe('prepareCertificateSet', () => {
     expect(() =>
       prepareCertificateSet({
         name: 'apiserver',
-        data: { certificate, issuing_ca: intermediate.certPem },
+        data: issued({ certificate, issuingCa: intermediate.certPem }),
         privateKeyPem: key.privateKeyPem,
         expected: EXPECTED,
         now: new Date(),
@@ -207,7 +200,7 @@ describe('prepareCertificateSet', () => {
     expect(() =>
       prepareCertificateSet({
         name: 'apiserver',
-        data: { certificate, issuing_ca: root.certPem },
+        data: issued({ certificate, issuingCa: root.certPem }),
         privateKeyPem: other.privateKeyPem,
         expected: EXPECTED,
         now: new Date(),

@@ -8,18 +8,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeySpec } from '../../src/config/types.js';
 import { WriteError } from '../../src/errors.js';
-import { prepareCertificateSet, type VaultCertificateData } from '../../src/pki/assemble.js';
+import { prepareCertificateSet } from '../../src/pki/assemble.js';
 import { checkCertificateSet, type ExpectedCertificate, reissueFinding } from '../../src/pki/check-set.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { describeCertificate, inspectCertificate } from '../../src/pki/inspect.js';
 import { generateKey } from '../../src/pki/keys.js';
 import { parseCertificates } from '../../src/pki/pem.js';
+import { createVaultClient } from '../../src/vault/client.js';
+import type { VaultClient } from '../../src/vault/vault-client.js';
 import { startOpenBao, type TestVault } from '../support/openbao.js';
 import { makeTempDir, opensslStatus } from '../support/openssl-ca.js';
 
 const ROOT_MOUNT = 'etcd/c1/pki';
 const INTER_MOUNT = 'k8s/c1/pki';
 let vault: TestVault;
+/** The agent's own client: answers reach assemble the way they do in a pass (shape checked once, by the adapter). */
+let client: VaultClient;
 const tmp = makeTempDir();
 const names = (pem: string) => parseCertificates(pem, 'bundle').map((c) => describeCertificate(c).commonName);
 
@@ -41,6 +45,11 @@ const ROLE = {
 
 beforeAll(async () => {
   vault = await startOpenBao({ name: 'pki-sign' });
+  client = createVaultClient({
+    settings: { address: vault.address, requestTimeoutMs: 10_000, skipVerify: false },
+    token: vault.rootToken,
+    timeoutMs: 10_000,
+  });
   await vault.api('POST', `sys/mounts/${ROOT_MOUNT}`, { type: 'pki', config: { max_lease_ttl: '87600h' } });
   await vault.api('POST', `${ROOT_MOUNT}/root/generate/internal`, {
     common_name: 'etcd-ca',
@@ -78,8 +87,8 @@ afterAll(async () => {
 async function sign(mount: string, role: string, spec: KeySpec, subject: ExpectedCertificate) {
   const key = await generateKey(spec);
   const csr = createCsr(key, subject);
-  const res = await vault.api('POST', `${mount}/sign/${role}`, { csr, ttl: '24h' });
-  return { key, data: res.body.data as VaultCertificateData };
+  const res = await client.sign(mount, role, csr, { commonName: subject.commonName, ttl: '24h' });
+  return { key, data: res.data };
 }
 
 const ETCD: ExpectedCertificate = {
@@ -95,7 +104,7 @@ describe('sets from a real OpenBao', () => {
     KeySpec,
   ][])('root mount, sign with a %o key: verifies, openssl agrees, nothing to re-issue', async (spec) => {
     const { key, data } = await sign(ROOT_MOUNT, 'member', spec, ETCD);
-    expect(Array.isArray(data.ca_chain)).toBe(true);
+    expect(Array.isArray(data.caChain)).toBe(true);
     const now = new Date();
     const set = prepareCertificateSet({
       name: 'etcd-server',
@@ -104,7 +113,7 @@ describe('sets from a real OpenBao', () => {
       expected: ETCD,
       now,
     });
-    expect(set.leaf.serial).toBe(data.serial_number);
+    expect(set.leaf.serial).toBe(data.serialNumber);
     expect(set.leaf.dnsSans.sort()).toEqual(['etcd-1.internal', 'localhost']);
     expect(set.leaf.ipSans).toEqual(['10.0.1.5', '127.0.0.1', '::1']);
     expect(set.leaf.extKeyUsages).toEqual(['serverAuth', 'clientAuth']);
@@ -173,14 +182,13 @@ describe('sets from a real OpenBao', () => {
   });
 
   it('issue mode: Vault generates the key; key.pem comes out PKCS#8 and matches', async () => {
-    const res = await vault.api('POST', `${ROOT_MOUNT}/issue/member-issue`, {
-      common_name: ETCD.commonName,
-      alt_names: ETCD.dnsSans.join(','),
-      ip_sans: ETCD.ipSans,
+    const { data } = await client.issue(ROOT_MOUNT, 'member-issue', {
+      commonName: ETCD.commonName,
+      altNames: [...ETCD.dnsSans],
+      ipSans: [...ETCD.ipSans],
       ttl: '1h',
     });
-    const data = res.body.data as VaultCertificateData;
-    expect(String(data.private_key)).toMatch(/BEGIN (EC )?PRIVATE KEY/);
+    expect(String(data.privateKey)).toMatch(/BEGIN (EC )?PRIVATE KEY/);
     const set = prepareCertificateSet({ name: 'etcd-server', data, expected: ETCD, now: new Date() });
     expect(set.pems.key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     expect(

@@ -322,6 +322,27 @@ describe('VaultClient adapter on arbitrary HTTP answers', () => {
     }
   }, 120_000);
 
+  it('a sign answer without a certificate, or with a ca_chain of the wrong type, is vault-bad-response', async () => {
+    // The adapter is the one place an answer's shape is checked (pki/assemble.ts takes the typed answer).
+    for (const data of [
+      {},
+      { certificate: '' },
+      { certificate: 'x', serial_number: '1', expiration: 1, ca_chain: 42 },
+    ]) {
+      server.set({
+        kind: 'answer',
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ data }),
+      });
+      const error = await client.sign('pki', 'role', 'csr', { commonName: 'x' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(AgentError.is(error) && error.code).toBe('vault-bad-response');
+    }
+  });
+
   it("a CA chain Vault sends that is not a certificate is Vault's bad answer (retryable), not a local failure", async () => {
     for (const ca of [
       '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',

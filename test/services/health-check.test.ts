@@ -44,3 +44,17 @@ describe('TLS health check reading the set', () => {
     expect(String((error as Error).message)).toMatch(/key\.pem: is a FIFO/);
   });
 });
+
+describe('command health check', () => {
+  it("a failing command is reported in the program runner's wording", async () => {
+    const command = [process.execPath, '-e', 'console.error("not listening"); process.exit(3)'];
+    const error = await runHealthCheck('etcd-peer', { command, timeoutMs: 600 }, files()).catch(
+      (e: unknown) => e,
+    );
+    expect(AgentError.is(error) && error.code).toBe('health-check-failed');
+    expect(String((error as Error).message)).toBe(
+      `certificate "etcd-peer": health check failed (command ${process.execPath}) for 1s: ` +
+        `${process.execPath} failed with exit code 3: not listening`,
+    );
+  });
+});

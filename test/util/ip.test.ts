@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatIpAddress, normalizeIpAddress, parseIpAddress } from '../../src/pki/ip.js';
+import { formatIpAddress, normalizeIpAddress, parseIpAddress } from '../../src/util/ip.js';
 
 describe('IP address normalisation', () => {
   it.each([

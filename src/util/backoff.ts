@@ -1,11 +1,8 @@
 /**
- * How long to wait after a failure: capped exponential backoff with full jitter. Pure: the random source comes
- * in as an argument. (When to renew is plan/renewal.ts.)
+ * Capped exponential backoff with full jitter: the one formula behind every retry the agent makes, Vault
+ * requests (vault/retry.ts, short base and cap) and failed passes of `run` (app/run.ts, long ones). Pure.
  */
 import { AgentError, ExitCode } from '../errors.js';
-
-const DEFAULT_RETRY_BASE_MS = 10_000;
-const DEFAULT_RETRY_CAP_MS = 5 * 60_000;
 
 export interface RetryDelayOptions {
   /** Ceiling of the first retry (default 10s). */
@@ -19,8 +16,11 @@ export interface RetryDelayOptions {
   random?: () => number;
 }
 
+const DEFAULT_RETRY_BASE_MS = 10_000;
+const DEFAULT_RETRY_CAP_MS = 5 * 60_000;
+
 function fail(message: string): never {
-  throw new AgentError('internal', ExitCode.internal, `schedule: ${message}`);
+  throw new AgentError('internal', ExitCode.internal, `backoff: ${message}`);
 }
 
 function finiteNumber(value: number | undefined, fallback: number, what: string): number {
@@ -30,8 +30,8 @@ function finiteNumber(value: number | undefined, fallback: number, what: string)
 }
 
 /**
- * Delay before retrying a failed renewal pass, attempt 0 being the first retry: "full jitter",
- * uniform in [0, min(cap, base × 2^attempt)), so hosts that failed together do not retry together.
+ * Delay before retry `attempt` (0 = the first retry): "full jitter", uniform in
+ * [0, min(cap, base × 2^attempt)), so hosts that failed together do not retry together.
  */
 export function retryDelay(attempt: number, options: RetryDelayOptions = {}): number {
   if (!Number.isInteger(attempt) || attempt < 0) fail(`attempt must be an integer >= 0, got ${attempt}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';
-import { retryDelay } from '../../src/plan/schedule.js';
+import { retryDelay } from '../../src/util/backoff.js';
 
 const MINUTE = 60_000;
 
