@@ -165,6 +165,171 @@ describe('layers point one way', () => {
   });
 });
 
+/**
+ * Every module of src/ is tested by a file of the same base name somewhere under test/ (`src/pki/pem.ts` by a
+ * `pem.test.ts` at any depth), or is listed here with the reason it is not: types only, re-exports, a table checked
+ * elsewhere, or behaviour covered by a test of another name (named, so a reader can find it). The check fails
+ * for a listed module that now has a same-name test or no longer exists, so the list cannot rot.
+ */
+const UNTESTED_BY_NAME: Record<string, string> = {
+  'src/app/check.ts': 'covered by test/app/check-status.test.ts (the `check` command end to end, exit codes)',
+  'src/app/cli-context.ts':
+    'types and two small helpers, covered by test/cli/options.test.ts and test/cli/fast-argv.test.ts',
+  'src/app/engineer-certificate.ts':
+    'covered by test/kube/kubectl.test.ts and test/kube/kubeconfig.test.ts (engineer commands against OpenBao)',
+  'src/app/kube-credential.ts':
+    'covered by test/kube/kubectl.test.ts and test/app/hostile-local-files.test.ts (`kube-credential`)',
+  'src/app/load-config.ts': 'covered by test/app/bad-config.test.ts (the config file read through the agent)',
+  'src/app/publish.ts':
+    'covered by test/app/run.test.ts and test/metrics/textfile.test.ts (state and metrics after a pass)',
+  'src/app/service-account-files.ts': 'covered by test/app/service-account-key.test.ts',
+  'src/app/state.ts': 'covered by test/app/inspect-local.test.ts and test/plan/token-upkeep.test.ts',
+  'src/app/status-report.ts': 'covered by test/app/check-status.test.ts (`status` table and JSON)',
+  'src/app/status.ts': 'covered by test/app/check-status.test.ts (the `status` command)',
+  'src/app/token-create.ts': 'covered by test/app/token.test.ts (`token create`)',
+  'src/app/vault-session.ts':
+    'covered by test/app/token.test.ts and test/provision/provision.test.ts (operator commands)',
+  'src/app/wiring.ts': 'covered by test/app/certificate-pass.test.ts and test/app/bootstrap.test.ts',
+  'src/cli/commands.ts': 'command table, covered by test/cli/options.test.ts and test/cli/help.test.ts',
+  'src/cli/global-options.ts':
+    'option table, covered by test/cli/options.test.ts and test/cli/fast-argv.test.ts',
+  'src/cli/kube.ts': 'command table, covered by test/cli/help.test.ts and test/kube/kubectl.test.ts',
+  'src/cli/preload.ts': 'covered by test/security/code-cache.test.ts (the launcher preloads every command)',
+  'src/cli/run-cli.ts': 'covered by test/cli/fast-argv.test.ts and test/cli/help.test.ts',
+  'src/cli/version.ts': 'one string, covered by test/cli/help.test.ts',
+  'src/config/index.ts': 're-exports',
+  'src/config/limits.ts':
+    'covered by test/config/bad-configs.test.ts (ttl-too-short, cert-mode-world-writable, dir-mode-group-writable)',
+  'src/config/outputs-schema.ts': 'schema, covered by test/config/kubeconfigs.test.ts',
+  'src/config/resolve-outputs.ts': 'covered by test/config/kubeconfigs.test.ts',
+  'src/config/resolve.ts': 'covered by test/config/parse-config.test.ts and test/config/presets.test.ts',
+  'src/config/schema.ts':
+    'schema, covered by test/config/parse-config.test.ts and test/config/bad-configs.test.ts',
+  'src/config/types.ts': 'types only',
+  'src/config/value-schemas.ts':
+    'value schemas, covered by test/config/bad-configs.test.ts and test/config/hostile-config.test.ts',
+  'src/config/variables.ts': 'covered by test/config/parse-config.test.ts and test/config/properties.test.ts',
+  'src/config/yaml-source.ts':
+    'covered by test/config/bad-configs.test.ts (positions in errors, duplicate keys)',
+  'src/errors.ts': 'error classes, asserted by code and exit code in nearly every test',
+  'src/files/atomic-file.ts': 'covered by test/app/token-file.test.ts and test/files/crash-safety.test.ts',
+  'src/files/fs-ops.ts': 'covered by test/files/disk-full.test.ts and test/files/write-set.test.ts',
+  'src/files/layout.ts':
+    'covered by test/files/write-set.test.ts, test/files/lock.test.ts and test/files/crash-safety.test.ts',
+  'src/files/local-fs.ts': 'thin wrappers over node:fs/promises, covered by every test in test/files',
+  'src/files/make-directories.ts':
+    'covered by test/files/hostile-owner.test.ts and test/faults/target-dir.test.ts',
+  'src/files/owned-file.ts':
+    'covered by test/app/kubeconfig-files.test.ts and test/app/service-account-key.test.ts',
+  'src/files/read-set.ts': 'covered by test/files/safety.test.ts and test/files/write-set.test.ts',
+  'src/files/recover.ts': 'covered by test/files/crash-safety.test.ts and test/files/write-set.test.ts',
+  'src/files/repair.ts':
+    'covered by test/files/write-set.test.ts and test/files/owners.test.ts (drift repair)',
+  'src/files/root-owned.ts': 'covered by test/files/hostile-owner.test.ts',
+  'src/files/set-directory.ts': 'covered by test/files/hostile-owner.test.ts and test/app/leftovers.test.ts',
+  'src/files/set-files.ts': 'covered by test/files/write-set.test.ts (through test/support/set-writer.ts)',
+  'src/kube/component-kubeconfig.ts': 'covered by test/app/kubeconfig-files.test.ts',
+  'src/kube/credential-cache.ts':
+    'covered by test/app/hostile-local-files.test.ts and test/kube/kubectl.test.ts',
+  'src/kube/exec-credential.ts': 'covered by test/kube/kubeconfig.test.ts',
+  'src/log.ts': 'covered by test/security/redaction.test.ts',
+  'src/main.ts': 'entry point, covered by every test that runs the bundled agent (test/app)',
+  'src/metrics/types.ts': 'types only',
+  'src/pki/asn1.ts':
+    'typed node-forge helpers, covered by test/pki/keys-csr.test.ts (CSRs parsed by openssl)',
+  'src/pki/chain.ts': 'covered by test/pki/check-set.test.ts',
+  'src/pki/csr.ts': 'covered by test/pki/keys-csr.test.ts',
+  'src/pki/issued.ts': 'types only',
+  'src/pki/keys.ts': 'covered by test/pki/keys-csr.test.ts',
+  'src/pki/names.ts': 'covered by test/pki/check-set.test.ts',
+  'src/pki/pem.ts': 'covered by test/pki/inspect.test.ts and test/properties/pki-answers.test.ts',
+  'src/provision/diff.ts': 'covered by test/provision/desired-state.test.ts',
+  'src/provision/policy-hcl.ts': 'covered by test/provision/provision.test.ts',
+  'src/provision/provision-file.ts': 'covered by test/provision/desired-state.test.ts',
+  'src/provision/provision-settings.ts': 'covered by test/provision/desired-state.test.ts',
+  'src/provision/role-fields.ts': 'covered by test/provision/desired-state.test.ts',
+  'src/provision/vault-state.ts': 'covered by test/provision/provision.test.ts (against OpenBao)',
+  'src/types/node-forge-lib.d.ts': 'types only',
+  'src/util/duration.ts': 'covered by test/config/parse-config.test.ts',
+  'src/util/zod.ts': 'zod set-up and re-exports',
+  'src/vault/answers.ts': 'covered by test/properties/vault-answers.test.ts and test/vault/client.test.ts',
+  'src/vault/auth-method.ts': 'types only',
+  'src/vault/exchange.ts':
+    'covered by test/vault/client.test.ts, test/vault/failover.test.ts and test/vault/endpoints.test.ts',
+  'src/vault/map-error.ts': 'covered by test/vault/settings.test.ts and test/vault/client.test.ts',
+  'src/vault/pki-ops.ts': 'covered by test/vault/client.test.ts and test/pki/openbao-sign.test.ts',
+  'src/vault/requests.ts': 'covered by test/vault/client.test.ts and test/vault/transport.test.ts',
+  'src/vault/token-ops.ts': 'covered by test/vault/client.test.ts and test/app/token.test.ts',
+  'src/vault/vault-client.ts': 'types only (the VaultClient port)',
+  'src/version.ts': 'build-time constants, covered by test/cli/help.test.ts and test/build/bundle.test.ts',
+};
+
+const TEST = join(REPO_ROOT, 'test');
+
+/** Base names (`pem` for `pem.test.ts`) of every test file under a folder. */
+function testedNames(dir: string): Set<string> {
+  const names = sourceFiles(dir)
+    .map((path) => path.split('/').pop() as string)
+    .filter((name) => name.endsWith('.test.ts'))
+    .map((name) => name.slice(0, -'.test.ts'.length));
+  return new Set(names);
+}
+
+/** Base name of a source module: `pem` for `src/pki/pem.ts`, `node-forge-lib` for a `.d.ts`. */
+function baseOf(path: string): string {
+  return (path.split('/').pop() as string).replace(/(\.d)?\.ts$/, '');
+}
+
+/** What is wrong between src/, the test names and the table: one line per problem. */
+function mirrorProblems(
+  modules: readonly string[],
+  tested: ReadonlySet<string>,
+  table: Readonly<Record<string, string>>,
+): string[] {
+  const problems: string[] = [];
+  for (const module of modules) {
+    if (!tested.has(baseOf(module)) && table[module] === undefined)
+      problems.push(`${module}: no test/**/${baseOf(module)}.test.ts and no entry in UNTESTED_BY_NAME`);
+  }
+  const present = new Set(modules);
+  for (const [module, reason] of Object.entries(table)) {
+    if (!present.has(module)) problems.push(`${module}: listed in UNTESTED_BY_NAME but no longer exists`);
+    else if (tested.has(baseOf(module)))
+      problems.push(`${module}: has a same-name test now, remove it from UNTESTED_BY_NAME`);
+    if (reason.trim() === '') problems.push(`${module}: UNTESTED_BY_NAME gives no reason`);
+  }
+  return problems;
+}
+
+describe('tests mirror src by file name', () => {
+  const modules = sourceFiles(SRC).map((path) => relative(REPO_ROOT, path));
+
+  it('every src module with behaviour has a test file of the same name', () => {
+    expect(modules.length).toBeGreaterThan(100);
+    expect(mirrorProblems(modules, testedNames(TEST), UNTESTED_BY_NAME)).toEqual([]);
+  });
+
+  it('the check can fail: an unlisted module, a stale entry, a vanished module and an empty reason', () => {
+    const tested = new Set(['pem']);
+    expect(mirrorProblems(['src/pki/pem.ts', 'src/pki/chain.ts'], tested, {})).toEqual([
+      'src/pki/chain.ts: no test/**/chain.test.ts and no entry in UNTESTED_BY_NAME',
+    ]);
+    expect(
+      mirrorProblems(['src/pki/pem.ts', 'src/types/x.d.ts'], tested, {
+        'src/pki/pem.ts': 'covered elsewhere',
+        'src/pki/gone.ts': 'types only',
+        'src/types/x.d.ts': ' ',
+      }),
+    ).toEqual([
+      'src/pki/pem.ts: has a same-name test now, remove it from UNTESTED_BY_NAME',
+      'src/pki/gone.ts: listed in UNTESTED_BY_NAME but no longer exists',
+      'src/types/x.d.ts: UNTESTED_BY_NAME gives no reason',
+    ]);
+    expect(baseOf('src/types/node-forge-lib.d.ts')).toBe('node-forge-lib');
+    expect(testedNames(TEST).has('architecture')).toBe(true);
+  });
+});
+
 describe('architecture', () => {
   it.each(PURE)('%s imports no I/O module', (file) => {
     const text = readFileSync(join(REPO_ROOT, file), 'utf8');
