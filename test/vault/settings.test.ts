@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { AgentError, ConfigError } from '../../src/errors.js';
-import { parseRetryAfter } from '../../src/vault/map-error.js';
 import { resolveVaultSettings } from '../../src/vault/settings.js';
 
 describe('Vault settings: flags > VAULT_* environment > config > defaults', () => {
@@ -83,12 +82,5 @@ describe('Vault settings: flags > VAULT_* environment > config > defaults', () =
       expect(message).toMatch(/must not contain user:password/);
       expect(message).not.toContain('hunter2');
     }
-  });
-
-  it('parses Retry-After seconds and HTTP dates', () => {
-    expect(parseRetryAfter('3')).toBe(3000);
-    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
-    expect(parseRetryAfter(undefined)).toBeUndefined();
-    expect(parseRetryAfter('soon')).toBeUndefined();
   });
 });
