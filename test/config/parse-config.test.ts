@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse-config.js';
 import type { CertSpec } from '../../src/config/types.js';
-import { needsEc2 } from '../../src/config/variables.js';
 import { ConfigError } from '../../src/errors.js';
 import { FIXTURES, makeFacts } from '../support/config-facts.js';
 
@@ -406,19 +405,6 @@ describe('variables', () => {
   it('does not expand map keys', () => {
     const error = errorOf(() => parseConfig('cluster: prod\n"${cluster}": 1\n', facts));
     expect(error.message).toContain('unknown key "${cluster}"');
-  });
-});
-
-describe('needsEc2', () => {
-  it.each([
-    ['cluster: p\nnode: { ip: "${ec2.local-ipv4}" }\n', true],
-    ['cluster: p\ncertificates:\n  a:\n    altNames:\n      - ${ec2.public-ipv4}\n', true],
-    ['cluster: p\n# node: { ip: "${ec2.local-ipv4}" }\n', false],
-    ['cluster: p\n"${ec2.local-ipv4}": key only\n', false],
-    ['cluster: p\nnode: { ip: "${host.ipv4}" }\n', false],
-    ['cluster: [${ec2.local-ipv4}\n', true],
-  ])('%j -> %s', (text, want) => {
-    expect(needsEc2(text)).toBe(want);
   });
 });
 
