@@ -237,7 +237,6 @@ const UNTESTED_BY_NAME: Record<string, string> = {
   'src/pki/csr.ts': 'covered by test/pki/keys-csr.test.ts',
   'src/pki/issued.ts': 'types only',
   'src/pki/keys.ts': 'covered by test/pki/keys-csr.test.ts',
-  'src/pki/pem.ts': 'covered by test/pki/inspect.test.ts and test/properties/pki-answers.test.ts',
   'src/provision/diff.ts': 'covered by test/provision/desired-state.test.ts',
   'src/provision/provision-file.ts': 'covered by test/provision/desired-state.test.ts',
   'src/provision/provision-settings.ts': 'covered by test/provision/desired-state.test.ts',
