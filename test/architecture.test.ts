@@ -232,11 +232,8 @@ const UNTESTED_BY_NAME: Record<string, string> = {
   'src/log.ts': 'covered by test/security/redaction.test.ts',
   'src/main.ts': 'entry point, covered by every test that runs the bundled agent (test/app)',
   'src/metrics/types.ts': 'types only',
-  'src/pki/asn1.ts':
-    'typed node-forge helpers, covered by test/pki/keys-csr.test.ts (CSRs parsed by openssl)',
-  'src/pki/csr.ts': 'covered by test/pki/keys-csr.test.ts',
+  'src/pki/asn1.ts': 'typed node-forge helpers, covered by test/pki/csr.test.ts (CSRs parsed by openssl)',
   'src/pki/issued.ts': 'types only',
-  'src/pki/keys.ts': 'covered by test/pki/keys-csr.test.ts',
   'src/provision/diff.ts': 'covered by test/provision/desired-state.test.ts',
   'src/provision/provision-file.ts': 'covered by test/provision/desired-state.test.ts',
   'src/provision/provision-settings.ts': 'covered by test/provision/desired-state.test.ts',
