@@ -234,7 +234,6 @@ const UNTESTED_BY_NAME: Record<string, string> = {
   'src/metrics/types.ts': 'types only',
   'src/pki/asn1.ts': 'typed node-forge helpers, covered by test/pki/csr.test.ts (CSRs parsed by openssl)',
   'src/pki/issued.ts': 'types only',
-  'src/provision/diff.ts': 'covered by test/provision/desired-state.test.ts',
   'src/provision/provision-file.ts': 'covered by test/provision/desired-state.test.ts',
   'src/provision/provision-settings.ts': 'covered by test/provision/desired-state.test.ts',
   'src/provision/role-fields.ts': 'covered by test/provision/desired-state.test.ts',

@@ -2,11 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { complementCidrs } from '../../src/provision/cidr.js';
-import {
-  computeDesiredState,
-  type DesiredResource,
-  type FieldValue,
-} from '../../src/provision/desired-state.js';
+import { computeDesiredState, type DesiredResource } from '../../src/provision/desired-state.js';
 import { formatPlan, planChanges } from '../../src/provision/diff.js';
 import { parseProvisionFile } from '../../src/provision/provision-file.js';
 import { resolveProvisionSettings } from '../../src/provision/provision-settings.js';
@@ -349,40 +345,7 @@ describe('desired state from the presets', () => {
   });
 });
 
-describe('diff', () => {
-  /** The plan for one resource against what Vault has for it (undefined: nothing there). */
-  const planOne = (resource: DesiredResource, observed: Record<string, unknown> | undefined) =>
-    planChanges(
-      { resources: [resource], reach: [], notes: [] },
-      new Map(observed === undefined ? [] : [[resource.id, observed]]),
-    ).changes[0];
-
-  it('compares in Vault terms: seconds, sets, comma lists', () => {
-    const role = computeDesiredState(settings(), 'http://v').resources.find((r) => r.kind === 'role');
-    if (!role) throw new Error('missing');
-    const same = (desired: FieldValue, observed: unknown) =>
-      planOne({ ...role, fields: { x: desired } }, { x: observed }) === undefined;
-    expect(same(['b', 'a'], ['a', 'b'])).toBe(true);
-    expect(same(['a'], 'a')).toBe(true);
-    expect(same([], null)).toBe(true);
-    expect(same(3600, 3600)).toBe(true);
-    expect(same(3600, 7200)).toBe(false);
-    expect(same(false, true)).toBe(false);
-  });
-
-  it('never replaces an existing CA and refuses a mount of another type', () => {
-    const s = computeDesiredState(settings(), 'http://v');
-    const ca = s.resources.find((r) => r.kind === 'ca');
-    const mount = s.resources.find((r) => r.kind === 'mount');
-    if (!ca || !mount) throw new Error('missing');
-    expect(planOne(ca, { present: true })).toBeUndefined();
-    expect(planOne(mount, { type: 'kv', max_lease_ttl: 0 })).toMatchObject({ action: 'conflict' });
-    expect(planOne(mount, { type: 'pki', max_lease_ttl: 0 })).toMatchObject({
-      action: 'update',
-      fields: [{ field: 'max_lease_ttl', from: 0, to: 87600 * 3600 }],
-    });
-  });
-
+describe('role fields', () => {
   it('nameConstraints of no presets admits nothing', () => {
     expect(nameConstraints([], settings())).toMatchObject({
       allow_any_name: false,
