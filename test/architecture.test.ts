@@ -176,7 +176,7 @@ const UNTESTED_BY_NAME: Record<string, string> = {
   'src/app/cli-context.ts':
     'types and two small helpers, covered by test/cli/options.test.ts and test/cli/fast-argv.test.ts',
   'src/app/engineer-certificate.ts':
-    'covered by test/kube/kubectl.test.ts and test/kube/kubeconfig.test.ts (engineer commands against OpenBao)',
+    'covered by test/kube/kubectl.test.ts (the engineer commands end to end against OpenBao)',
   'src/app/kube-credential.ts':
     'covered by test/kube/kubectl.test.ts and test/app/hostile-local-files.test.ts (`kube-credential`)',
   'src/app/load-config.ts': 'covered by test/app/bad-config.test.ts (the config file read through the agent)',
@@ -228,7 +228,6 @@ const UNTESTED_BY_NAME: Record<string, string> = {
   'src/kube/component-kubeconfig.ts': 'covered by test/app/kubeconfig-files.test.ts',
   'src/kube/credential-cache.ts':
     'covered by test/app/hostile-local-files.test.ts and test/kube/kubectl.test.ts',
-  'src/kube/exec-credential.ts': 'covered by test/kube/kubeconfig.test.ts',
   'src/log.ts': 'covered by test/security/redaction.test.ts',
   'src/main.ts': 'entry point, covered by every test that runs the bundled agent (test/app)',
   'src/metrics/types.ts': 'types only',
