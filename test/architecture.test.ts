@@ -210,7 +210,6 @@ const UNTESTED_BY_NAME: Record<string, string> = {
     'covered by test/config/bad-configs.test.ts (positions in errors, duplicate keys)',
   'src/errors.ts': 'error classes, asserted by code and exit code in nearly every test',
   'src/files/atomic-file.ts': 'covered by test/app/token-file.test.ts and test/files/crash-safety.test.ts',
-  'src/files/fs-ops.ts': 'covered by test/files/disk-full.test.ts and test/files/write-set.test.ts',
   'src/files/layout.ts':
     'covered by test/files/write-set.test.ts, test/files/lock.test.ts and test/files/crash-safety.test.ts',
   'src/files/local-fs.ts': 'thin wrappers over node:fs/promises, covered by every test in test/files',
