@@ -238,7 +238,6 @@ const UNTESTED_BY_NAME: Record<string, string> = {
   'src/provision/vault-state.ts': 'covered by test/provision/provision.test.ts (against OpenBao)',
   'src/types/node-forge-lib.d.ts': 'types only',
   'src/util/zod.ts': 'zod set-up and re-exports',
-  'src/vault/answers.ts': 'covered by test/properties/vault-answers.test.ts and test/vault/client.test.ts',
   'src/vault/auth-method.ts': 'types only',
   'src/vault/exchange.ts':
     'covered by test/vault/client.test.ts, test/vault/failover.test.ts and test/vault/endpoints.test.ts',
