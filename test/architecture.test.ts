@@ -224,7 +224,6 @@ const UNTESTED_BY_NAME: Record<string, string> = {
   'src/files/root-owned.ts': 'covered by test/files/hostile-owner.test.ts',
   'src/files/set-directory.ts': 'covered by test/files/hostile-owner.test.ts and test/app/leftovers.test.ts',
   'src/files/set-files.ts': 'covered by test/files/write-set.test.ts (through test/support/set-writer.ts)',
-  'src/kube/component-kubeconfig.ts': 'covered by test/app/kubeconfig-files.test.ts',
   'src/log.ts': 'covered by test/security/redaction.test.ts',
   'src/main.ts': 'entry point, covered by every test that runs the bundled agent (test/app)',
   'src/metrics/types.ts': 'types only',
