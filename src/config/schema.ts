@@ -34,8 +34,8 @@ const CLUSTER = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const systemd = strict({
   unit: checked((v) => (isUnitName(v) ? undefined : `${quote(v)} is not a systemd unit name`)),
-  action: z.enum(['restart', 'reload', 'try-reload-or-restart'], {
-    error: 'must be restart, reload or try-reload-or-restart',
+  action: z.enum(['restart', 'reload', 'try-reload-or-restart', 'start'], {
+    error: 'must be restart, reload, try-reload-or-restart or start',
   }),
   start: z.optional(z.boolean()),
 });

@@ -32,7 +32,11 @@ export interface FilesSpec {
   dirMode: number;
 }
 
-export type SystemdVerb = 'restart' | 'reload' | 'try-reload-or-restart';
+/**
+ * `start`: the component re-reads its files by itself (a file watch, e.g. kube-apiserver's serving certificate):
+ * the agent only makes sure the unit runs, and never restarts it for a renewal.
+ */
+export type SystemdVerb = 'restart' | 'reload' | 'try-reload-or-restart' | 'start';
 
 export type ActionSpec =
   | { kind: 'systemd'; unit: string; action: SystemdVerb; start: boolean }

@@ -4,13 +4,13 @@
  * missing name under a sticky world-writable directory (`/tmp`) between the safety check and the mkdir made root
  * create directories wherever the link pointed. Here each missing component is made with a plain mkdir (which
  * never follows a link at its last component) and then must be a real directory owned by the agent before the next
- * one is made inside it; the part that exists is checked again (safety.ts), since a name missing at the caller's
- * check may hold someone's link by now.
+ * one is made inside it; the part that exists is walked again (safety.ts) and creation starts from where that
+ * walk ended, since a name missing at the caller's check may hold someone's link by now.
  */
-import { basename, dirname, join, parse, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { WriteError } from '../errors.js';
 import { errnoOf, toWriteError } from './fs-ops.js';
-import { lstatIfExists, mkdir, realpath } from './local-fs.js';
+import { lstatIfExists, mkdir } from './local-fs.js';
 import { agentUid } from './root-owned.js';
 import { assertSafeTarget } from './safety.js';
 
@@ -22,21 +22,15 @@ export async function makeDirectories(
   lastMode = mode,
 ): Promise<string[]> {
   const target = resolve(path);
-  // The deepest part that exists, resolved (its symlinks are root's: the caller's safety check said so).
-  const missing: string[] = [];
-  let existing = target;
-  while ((await lstatIfExists(existing)) === undefined) {
-    if (existing === parse(existing).root) break;
-    missing.unshift(basename(existing));
-    existing = dirname(existing);
-  }
-  // What exists now may be what someone planted since the caller's check (a link at the first missing name):
-  // the existing part must pass the same rules again before anything is made below it.
-  // Checked as the parent of the first missing name (a sticky /tmp is fine on the way, not as a set directory).
-  if (missing.length > 0) await assertSafeTarget(join(existing, missing[0]!), trusted);
-  let at = await realpath(existing).catch((error: unknown) => {
-    throw toWriteError(error, 'resolve', existing);
-  });
+  if ((await lstatIfExists(target)) !== undefined) return [];
+  // The existing part is walked down from / one component at a time without following anything but a
+  // trusted link (safety.ts), and creation starts from the directory that walk reached: a link someone plants
+  // at a name after it was seen missing is met by mkdir (EEXIST) and the check below, never resolved.
+  // (Resolving the existing part again, with realpath, followed a link raced in between the two: review F1.)
+  const checked = await assertSafeTarget(target, trusted);
+  if (checked.missing === undefined) return [];
+  let at = checked.missing.under;
+  const missing = checked.missing.names;
   const made: string[] = [];
   for (const [i, name] of missing.entries()) {
     const next = join(at, name);

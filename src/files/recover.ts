@@ -9,7 +9,7 @@ import { replaceSymlink, syncDirectory } from './fs-ops.js';
 import { DATA_LINK, DATA_TMP, lockDirectory, PREVIOUS_LINK, PREVIOUS_TMP } from './layout.js';
 import { linkDrift } from './repair.js';
 import { needsTidying, readPointer, recoverLocked, secureSetDirectory } from './set-directory.js';
-import { contextOf, type LockWait, lockSet } from './set-files.js';
+import { contextOf, type LockWait, lockSet, signalWatchers } from './set-files.js';
 
 export interface RollbackResult {
   rolledBack: boolean;
@@ -42,6 +42,7 @@ export async function rollbackCertificateSet(
     await replaceSymlink(join(spec.dir, DATA_LINK), join(spec.dir, DATA_TMP), previous);
     await replaceSymlink(join(spec.dir, PREVIOUS_LINK), join(spec.dir, PREVIOUS_TMP), current);
     await syncDirectory(spec.dir);
+    await signalWatchers(spec.dir, current, []);
     return { rolledBack: true, generation: previous, previous: current };
   } finally {
     await release();

@@ -29,6 +29,12 @@ export interface SafeTarget {
   real: string | undefined;
   /** Owner of the set directory when it exists. */
   uid: number | undefined;
+  /**
+   * When the path does not exist: the deepest directory that does, reached through checked components only
+   * (trusted links followed), and the names still to be made below it. makeDirectories() creates from here,
+   * never resolving the path again (a link raced in at a name seen missing is never followed).
+   */
+  missing?: { under: string; names: string[] };
 }
 
 /**
@@ -79,7 +85,8 @@ export async function assertSafeTarget(
     if (!st) {
       // Missing: the rest is created below `resolved` (checked). A symlink leading nowhere is refused.
       if (link || pending.some((p) => p.link)) throw unsafe(dir, `${where(next)} is a dangling symlink`);
-      return { real: undefined, uid: undefined };
+      const names = [part, ...pending.map((p) => p.part)].filter((p) => p !== '.');
+      return { real: undefined, uid: undefined, missing: { under: resolved, names } };
     }
     if (st.isSymbolicLink()) {
       const display = followed ? where(next) : next;

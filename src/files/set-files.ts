@@ -2,9 +2,13 @@
  * What every step of the certificate-set writer shares: the four files of a set and their names and modes,
  * the owners resolved once, and the set directory's lock.
  */
+import { constants } from 'node:fs';
+import { join } from 'node:path';
 import type { FileNames, FilesSpec } from '../config/types.js';
 import { WriteError } from '../errors.js';
+import { errnoOf } from './fs-ops.js';
 import { lockDirectory } from './layout.js';
+import { type LocalFile, open, readdir } from './local-fs.js';
 import { isGroupMember, type Ownership, primaryGroupOf, resolveOwnership } from './owners.js';
 import type { DirectoryOwnership } from './root-owned.js';
 import { childPath } from './safety.js';
@@ -94,4 +98,33 @@ const DEFAULT_LOCK_WAIT_MS = 60_000;
 /** Take the set directory's lock, waiting for a live writer until the deadline. */
 export function lockSet(spec: FilesSpec, options: LockWait): Promise<() => Promise<void>> {
   return lockDirectory(spec.dir, { until: options.deadline ?? Date.now() + DEFAULT_LOCK_WAIT_MS });
+}
+
+/**
+ * A component that reloads its certificate on a file event (kube-apiserver, the kubelet's serving
+ * certificate: fsnotify on `<dir>/cert.pem`, i.e. on the inode that path resolved to when it loaded it) sees
+ * nothing of the `..data` rename while the generation rolled away from is kept as `..previous`: its files
+ * are neither changed nor removed, so the apiserver kept serving the old certificate (test/kubernetes). An
+ * fchmod to the same mode of each of its files fires IN_ATTRIB (fsnotify's Chmod), which those watchers take
+ * as "reload now"; an older generation being removed fires its own event. Nothing readers see changes (only
+ * the files' ctime). Best effort: a failure is a warning.
+ */
+export async function signalWatchers(dir: string, generation: string, warnings: string[]): Promise<void> {
+  const path = join(dir, generation);
+  const names = await readdir(path).catch(() => [] as string[]);
+  for (const name of names) {
+    let file: LocalFile | undefined;
+    try {
+      file = await open(
+        join(path, name),
+        constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+      );
+      const st = await file.stat();
+      if (st.isFile()) await file.chmod(st.mode & 0o7777);
+    } catch (error) {
+      warnings.push(`cannot signal watchers of ${join(path, name)}: ${errnoOf(error) ?? error}`);
+    } finally {
+      await file?.close().catch(() => undefined);
+    }
+  }
 }

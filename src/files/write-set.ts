@@ -48,6 +48,7 @@ import {
   type Entry,
   type LockWait,
   lockSet,
+  signalWatchers,
   toBytes,
 } from './set-files.js';
 
@@ -246,6 +247,8 @@ export async function writeCertificateSet(
         warnings.push(`cannot remove old generation ${join(spec.dir, name)}: ${errnoOf(error) ?? error}`),
       );
     }
+    if (current && current !== generation && keep.has(current))
+      await signalWatchers(spec.dir, current, warnings);
     return { changed: true, generation, repaired, warnings };
   } finally {
     await release();

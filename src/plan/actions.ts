@@ -25,7 +25,12 @@ export type PlannedAction =
     };
 
 // When two sets ask the same unit for different verbs, the stronger one covers the weaker.
-const STRENGTH: Record<SystemdVerb, number> = { reload: 0, 'try-reload-or-restart': 1, restart: 2 };
+const STRENGTH: Record<SystemdVerb, number> = {
+  start: -1,
+  reload: 0,
+  'try-reload-or-restart': 1,
+  restart: 2,
+};
 
 export function planActions(
   changedCertNames: readonly string[],

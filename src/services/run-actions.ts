@@ -10,7 +10,7 @@ import type { PlannedAction } from '../plan/actions.js';
 import { DEFAULT_EXEC_TIMEOUT_MS, runExecAction } from './exec-action.js';
 import type { ServiceManager, ServiceVerb } from './service-manager.js';
 
-export type ActionOutcome = 'ran' | 'started' | 'skipped-inactive' | 'failed';
+export type ActionOutcome = 'ran' | 'started' | 'skipped-inactive' | 'left-running' | 'failed';
 
 export interface ActionRecord {
   kind: 'systemd' | 'exec';
@@ -29,7 +29,7 @@ export interface RunActionsOptions {
   /** At boot an inactive unit is one that has not started yet; only the log wording differs. */
   atBoot: boolean;
   execTimeoutMs?: number;
-  /** Replaceable for tests; defaults to running the argv with execa. */
+  /** Replaceable for tests; defaults to running the argv through the program runner (util/program.ts). */
   runExec?: typeof runExecAction;
 }
 
@@ -88,7 +88,14 @@ export async function runActions(
     const record: ActionRecord = { kind: 'systemd', target: unit, certNames: [...certNames], outcome: 'ran' };
     try {
       const active = await services.isActive(unit);
-      if (!active && !action.start) {
+      if (active && action.action === 'start') {
+        // `start`: the component watches its files and picks up the renewed set by itself.
+        record.outcome = 'left-running';
+        log.info('unit reads the renewed files by itself: left running', {
+          unit,
+          certs: certNames.join(','),
+        });
+      } else if (!active && !action.start && action.action !== 'start') {
         record.outcome = 'skipped-inactive';
         log.info(
           atBoot

@@ -19,8 +19,14 @@ import {
 } from '../support/etcd-cluster.js';
 import { createPkiMount, issueCertDir, memberCertRequest } from '../support/etcd-test-certs.js';
 import { isAlive, RUN_ID_VAR, SERVER_MARK_VAR } from '../support/guarded-process.js';
-import { cleanStaleNetworks, createTestNetwork, runCommand, type TestNetwork } from '../support/netns.js';
-import { REPO_ROOT, RUN_DIR, startOpenBao, type TestVault } from '../support/openbao.js';
+import {
+  cleanStaleNetworks,
+  createTestNetwork,
+  NETNS_STATE_DIR,
+  runCommand,
+  type TestNetwork,
+} from '../support/netns.js';
+import { REPO_ROOT, startOpenBao, type TestVault } from '../support/openbao.js';
 
 const skipReason = etcdClusterUnavailableReason();
 const ETCD_MOUNT = 'etcd/c1/pki';
@@ -209,7 +215,7 @@ describe('test network leftovers', () => {
     const dead = spawn('true');
     await new Promise((r) => dead.on('exit', r));
     const id = 'dead00';
-    writeFileSync(join(RUN_DIR, `netns-${id}.json`), JSON.stringify({ pid: dead.pid }));
+    writeFileSync(join(NETNS_STATE_DIR, `netns-${id}.json`), JSON.stringify({ pid: dead.pid }));
     await runCommand(['ip', 'netns', 'add', `vpa-${id}-0`]);
     await runCommand(['ip', 'link', 'add', `vpab${id}`, 'type', 'bridge']);
     const tmp = mkdtempSync(join(tmpdir(), `vpa-net-${id}-data-`));
@@ -219,7 +225,7 @@ describe('test network leftovers', () => {
       expect(removed).toEqual(expect.arrayContaining([`vpa-${id}-0`, `vpab${id}`, tmp]));
       expect((await runCommand(['ip', 'netns', 'list'])).stdout).not.toContain(`vpa-${id}-0`);
       expect((await runCommand(['ip', 'link', 'show', `vpab${id}`])).code).not.toBe(0);
-      expect(existsSync(join(RUN_DIR, `netns-${id}.json`))).toBe(false);
+      expect(existsSync(join(NETNS_STATE_DIR, `netns-${id}.json`))).toBe(false);
       // The live network (owner = this process) was left alone.
       expect(removed.some((r) => r.includes(live.id))).toBe(false);
       expect((await runCommand(['ip', 'link', 'show', live.bridge])).code).toBe(0);

@@ -11,6 +11,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  watch,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,6 +131,29 @@ describe('writeCertificateSet', () => {
       '..data',
       '..previous',
     ]);
+  });
+
+  it('a watcher of cert.pem (inotify on the inode it resolved to, as kube-apiserver and the kubelet watch) gets an event at each switch and rollback', async () => {
+    const dir = freshDir();
+    const spec = specFor(dir);
+    await writeCertificateSet(spec, asFiles(A));
+    const watchOnce = async (change: () => Promise<unknown>) => {
+      // fs.watch on a path follows the symlinks: it watches the file of the generation current now.
+      const watcher = watch(join(dir, 'cert.pem'));
+      try {
+        const event = new Promise<string>((resolve) => watcher.once('change', (type) => resolve(type)));
+        await change();
+        return await Promise.race([event, new Promise((r) => setTimeout(() => r('none'), 2_000))]);
+      } finally {
+        watcher.close();
+      }
+    };
+    // The first switch keeps the old generation as ..previous: only the signal makes an event on it.
+    expect(await watchOnce(() => writeCertificateSet(spec, asFiles(B)))).not.toBe('none');
+    expect(await watchOnce(() => writeCertificateSet(spec, asFiles(C)))).not.toBe('none');
+    expect(await watchOnce(() => rollbackCertificateSet(spec))).not.toBe('none');
+    // No switch, no event.
+    expect(await watchOnce(() => writeCertificateSet(spec, asFiles(B)))).toBe('none');
   });
 
   it('rolls back to the previous set, atomically, and says when it cannot', async () => {

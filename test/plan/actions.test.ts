@@ -86,6 +86,20 @@ describe('planActions', () => {
     expect(summary(planActions(changed, SPECS))).toEqual(want);
   });
 
+  it('start is the weakest verb: a set that needs a restart of the same unit wins, start alone stays start', () => {
+    const start = (unit: string): ActionSpec => ({ kind: 'systemd', unit, action: 'start', start: false });
+    const specs = [
+      spec('apiserver', [start('kube-apiserver.service')]),
+      spec('apiserver-etcd-client', [restart('kube-apiserver.service')]),
+      spec('scheduler', [start('kube-scheduler.service')]),
+    ];
+    expect(summary(planActions(['apiserver', 'apiserver-etcd-client', 'scheduler'], specs))).toEqual([
+      'restart kube-apiserver.service <- apiserver,apiserver-etcd-client',
+      'start kube-scheduler.service <- scheduler',
+    ]);
+    expect(summary(planActions(['apiserver'], specs))).toEqual(['start kube-apiserver.service <- apiserver']);
+  });
+
   it('runs an exec action once per changed certificate, even with the same argv', () => {
     const specs = [spec('a', [exec('/bin/true')]), spec('b', [exec('/bin/true')])];
     expect(summary(planActions(['b', 'a'], specs))).toEqual([

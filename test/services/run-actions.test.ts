@@ -65,6 +65,37 @@ describe('runActions with the fake systemctl', () => {
     expect(records[0]).toMatchObject({ outcome: 'started', verb: 'start' });
   });
 
+  it('action start: starts the unit when it is not running, and never restarts a running one (it reloads its files itself)', async () => {
+    const { fake, services, log } = setup({ active: ['kube-apiserver.service'] });
+    const startOnly = (name: string): PlannedAction => ({
+      kind: 'systemd',
+      unit: name,
+      action: 'start',
+      start: false,
+      certNames: ['c'],
+    });
+    const records = await runActions(
+      [startOnly('kube-apiserver.service'), startOnly('kube-scheduler.service')],
+      {
+        services,
+        log,
+        atBoot: true,
+      },
+    );
+    expect(fake.calls()).toEqual([
+      'is-active --quiet kube-apiserver.service',
+      'is-active --quiet kube-scheduler.service',
+      'start kube-scheduler.service',
+    ]);
+    expect(records.map((r) => `${r.target} ${r.outcome}`)).toEqual([
+      'kube-apiserver.service left-running',
+      'kube-scheduler.service started',
+    ]);
+    expect(log.lines.join('\n')).toMatch(
+      /reads the renewed files by itself: left running.*unit=kube-apiserver.service/,
+    );
+  });
+
   it('runs everything, then fails with exit 6 naming every failed unit', async () => {
     const { fake, services, log } = setup({
       active: ['etcd.service', 'kube-apiserver.service', 'kubelet.service'],

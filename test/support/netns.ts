@@ -7,10 +7,10 @@
  * process (root namespace) reaches every member directly. Nothing outlives the test process:
  *  - a guard `sh` (stdin piped from us, like guarded-process.ts) deletes everything once our process ends
  *    for any reason, SIGKILL included;
- *  - a state file under .cache/test-run records the owner PID first, and every new network first deletes
+ *  - a state file in NETNS_STATE_DIR (machine-wide) records the owner PID first, and every new network first deletes
  *    leftovers with our prefixes whose owner is dead (e.g. the guard itself was killed).
  * Names: bridge `vpab<id>`, namespaces `vpa-<id>-<i>`, host veth ends `vpav<id>-<i>` (`id` = 6 hex),
- * temp dirs `/tmp/vpa-net-<id>-*`, state file `.cache/test-run/netns-<id>.json`.
+ * temp dirs `/tmp/vpa-net-<id>-*`, state file `/tmp/vpa-netns-owners/netns-<id>.json`.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,13 +26,18 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from './guarded-process.js';
-import { RUN_DIR } from './openbao.js';
 
 const BRIDGE_RE = /^vpab([0-9a-f]{6})$/;
 const VETH_RE = /^vpav([0-9a-f]{6})-\d+$/;
 const NS_RE = /^vpa-([0-9a-f]{6})-\d+$/;
 const TMP_RE = /^vpa-net-([0-9a-f]{6})-/;
 const STATE_PREFIX = 'netns-';
+/**
+ * Owner records live machine-wide (not in one clone's .cache/test-run): namespaces and bridges are
+ * machine-wide, and a run in another clone or worktree must see that a network is still owned, or its
+ * cleanStaleNetworks() takes a live network for a leftover and deletes it under the running test.
+ */
+export const NETNS_STATE_DIR = join(tmpdir(), 'vpa-netns-owners');
 
 export interface ExecResult {
   code: number;
@@ -129,7 +134,7 @@ function listLinks(): string[] {
 }
 
 function statePath(id: string): string {
-  return join(RUN_DIR, `${STATE_PREFIX}${id}.json`);
+  return join(NETNS_STATE_DIR, `${STATE_PREFIX}${id}.json`);
 }
 
 function ownerAlive(id: string): boolean {
@@ -163,10 +168,10 @@ export function cleanStaleNetworks(): string[] {
       removed.push(link);
     }
   }
-  if (existsSync(RUN_DIR)) {
-    for (const f of readdirSync(RUN_DIR)) {
+  if (existsSync(NETNS_STATE_DIR)) {
+    for (const f of readdirSync(NETNS_STATE_DIR)) {
       const id = f.startsWith(STATE_PREFIX) ? f.slice(STATE_PREFIX.length, -'.json'.length) : undefined;
-      if (id && stale(id)) rmSync(join(RUN_DIR, f), { force: true });
+      if (id && stale(id)) rmSync(join(NETNS_STATE_DIR, f), { force: true });
     }
   }
   for (const f of readdirSync(tmpdir())) {
@@ -213,7 +218,7 @@ function teardownScript(
 
 export async function createTestNetwork(n: number): Promise<TestNetwork> {
   if (n < 1 || n > 50) throw new Error(`createTestNetwork: n must be 1..50, got ${n}`);
-  mkdirSync(RUN_DIR, { recursive: true });
+  mkdirSync(NETNS_STATE_DIR, { recursive: true });
   cleanStaleNetworks();
 
   let id = '';
