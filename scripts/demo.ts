@@ -224,8 +224,10 @@ try {
     const kubernetesEtcd = await startEtcd('etcd-1', 'etc/etcd/etcd-tls.env');
     const overlayEtcd = await startEtcd('etcd-1-overlay', 'etc/etcd-overlay/etcd-tls.env');
 
-    step('etcdctl endpoint health on the Kubernetes etcd, as kube-apiserver-etcd-client (control-plane-1)');
-    if (!(await health(kubernetesEtcd, 'control-plane-1', 'etc/kubernetes/pki/apiserver-etcd-client', 50)))
+    step(
+      'etcdctl endpoint health on the Kubernetes etcd, as etcd-grpc-proxy (control-plane-1: kube-apiserver reaches etcd through it)',
+    );
+    if (!(await health(kubernetesEtcd, 'control-plane-1', 'etc/kubernetes/pki/etcd-grpc-proxy', 50)))
       throw new Error('the Kubernetes etcd did not report healthy');
     step('etcdctl endpoint health on the overlay etcd, as flanneld (worker-1)');
     if (!(await health(overlayEtcd, 'worker-1', 'etc/kubernetes/pki/flanneld-etcd-client', 50)))
