@@ -20,6 +20,12 @@ import { FAKE_SYSTEMCTL } from '../test/support/fake-systemctl/index.js';
 import { type GuardedProcess, spawnGuarded } from '../test/support/guarded-process.js';
 import { freePort, REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
 
+if (process.argv.includes('--kubernetes')) {
+  // A real Kubernetes control plane on the agent's output (root, and a long first build): loaded only here.
+  await import('./demo-kubernetes.js');
+  process.exit(process.exitCode ?? 0);
+}
+
 const started = performance.now();
 const out = join(REPO_ROOT, 'demo-out');
 const agent = join(REPO_ROOT, 'dist', 'vault-pki-agent.cjs');
