@@ -74,6 +74,7 @@ const stop = () => {
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    if (stopping) return; // a second Ctrl-C, or npm forwarding the same one
     console.log(`\n${signal}: stopping the cluster, etcd and OpenBao`);
     void stop().then(() => process.exit(130));
   });
