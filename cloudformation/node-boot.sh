@@ -105,8 +105,17 @@ install_agent() { # install_agent PACKAGE_DIR (an extracted `npm pack` tarball)
   chmod 0755 "$ROOT/usr/local/bin/vault-pki-agent"
   install -m 0644 "$pkg"/units/*.service "$pkg"/units/*.timer "$ROOT/etc/systemd/system/"
   # The Kubernetes components wired to the agent's files (units/kubernetes/): installed on every node, started
-  # only where the agent config's actions (`start: true`) or the operator ask for them.
-  install -m 0644 "$pkg"/units/kubernetes/*.service "$ROOT/etc/systemd/system/"
+  # only where the agent config's actions or the operator ask for them. A unit of that name someone else put in
+  # /etc/systemd/system (the AMI, an operator) is kept: only ours, marked on its first line, is replaced.
+  local unit dest
+  for unit in "$pkg"/units/kubernetes/*.service; do
+    dest="$ROOT/etc/systemd/system/$(basename "$unit")"
+    if [ ! -e "$dest" ] || head -n 1 "$dest" | grep -q '^# Shipped by vault-pki-agent'; then
+      install -m 0644 "$unit" "$dest"
+    else
+      say "keeping $dest (not ours)"
+    fi
+  done
   for dir in "$pkg"/units/dropins/*.service.d; do
     install -d -m 0755 "$ROOT/etc/systemd/system/$(basename "$dir")"
     install -m 0644 "$dir"/*.conf "$ROOT/etc/systemd/system/$(basename "$dir")/"

@@ -20,6 +20,12 @@ import { FAKE_SYSTEMCTL } from '../test/support/fake-systemctl/index.js';
 import { type GuardedProcess, spawnGuarded } from '../test/support/guarded-process.js';
 import { freePort, REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
 
+if (process.argv.includes('--kubernetes')) {
+  // A real Kubernetes control plane on the agent's output (root, and a long first build): loaded only here.
+  await import('./demo-kubernetes.js');
+  process.exit(process.exitCode ?? 0);
+}
+
 const started = performance.now();
 const out = join(REPO_ROOT, 'demo-out');
 const agent = join(REPO_ROOT, 'dist', 'vault-pki-agent.cjs');
@@ -224,8 +230,10 @@ try {
     const kubernetesEtcd = await startEtcd('etcd-1', 'etc/etcd/etcd-tls.env');
     const overlayEtcd = await startEtcd('etcd-1-overlay', 'etc/etcd-overlay/etcd-tls.env');
 
-    step('etcdctl endpoint health on the Kubernetes etcd, as kube-apiserver-etcd-client (control-plane-1)');
-    if (!(await health(kubernetesEtcd, 'control-plane-1', 'etc/kubernetes/pki/apiserver-etcd-client', 50)))
+    step(
+      'etcdctl endpoint health on the Kubernetes etcd, as etcd-grpc-proxy (control-plane-1: kube-apiserver reaches etcd through it)',
+    );
+    if (!(await health(kubernetesEtcd, 'control-plane-1', 'etc/kubernetes/pki/etcd-grpc-proxy', 50)))
       throw new Error('the Kubernetes etcd did not report healthy');
     step('etcdctl endpoint health on the overlay etcd, as flanneld (worker-1)');
     if (!(await health(overlayEtcd, 'worker-1', 'etc/kubernetes/pki/flanneld-etcd-client', 50)))

@@ -29,7 +29,7 @@ export interface RunActionsOptions {
   /** At boot an inactive unit is one that has not started yet; only the log wording differs. */
   atBoot: boolean;
   execTimeoutMs?: number;
-  /** Replaceable for tests; defaults to running the argv with execa. */
+  /** Replaceable for tests; defaults to running the argv through the program runner (util/program.ts). */
   runExec?: typeof runExecAction;
 }
 

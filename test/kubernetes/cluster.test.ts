@@ -5,7 +5,8 @@
  * three etcd members (real etcd in network namespaces) → `etcd grpc-proxy` on 127.0.0.1 → kube-apiserver →
  * controller-manager, scheduler, and a kubelet with containerd that runs a real pod. Nothing here is made by
  * openssl or by hand: the harness writes only the agent's configs, the kubelet's config file, the CNI conflist,
- * containerd's config and the pod image (test/support/kubernetes.ts).
+ * containerd's config and the pod image (test/support/kubernetes.ts). The bring-up and teardown live in
+ * test/support/kubernetes-cluster.ts, shared with `npm run demo -- --kubernetes`.
  *
  * One cluster for the whole file (bring-up ~30-40 s): the describe blocks share it, in order: bring-up,
  * engineers and RBAC, NodeRestriction, certificate rotation under a client loop (no restart), and last the
@@ -16,78 +17,43 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_BIN, runAgent } from '../support/agent.js';
-import { type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
+import { runAgent } from '../support/agent.js';
 import {
-  type Apiserver,
   type ClientFiles,
-  type Component,
-  type Containerd,
   httpsCall,
-  importPauseImage,
   KUBERNETES_VERSION,
-  type Kubelet,
-  type KubernetesTools,
   kubectl as kubectlWith,
-  kubernetesTools,
   kubernetesUnavailableReason,
-  nodeIp as machineIp,
-  makeNodeDirs,
-  type NodeDirs,
   pollUntil,
   presentedSerial,
   serialOfPemFile,
-  startApiserver,
-  startContainerd,
-  startControllerManager,
-  startGrpcProxy,
-  startKubelet,
   startRequestLoop,
-  startScheduler,
   tail,
   WORKLOAD_IMAGE,
   waitPortFree,
 } from '../support/kubernetes.js';
-import { createTestNetwork, type TestNetwork } from '../support/netns.js';
-import { freePort, startOpenBao, type TestVault } from '../support/openbao.js';
-import { registerTestSecret } from '../support/secret-scan.js';
+import {
+  adminKubectl,
+  agentOk,
+  CLUSTER,
+  type Cluster,
+  ENGINEERS_GROUP,
+  setUpEngineer,
+  startCluster,
+  WORKER,
+} from '../support/kubernetes-cluster.js';
 
-const CLUSTER = 'c1';
-const WORKER = 'worker-1';
 const OTHER_WORKER = 'worker-2';
-const ENGINEERS_GROUP = 'vpa:engineers';
 
 const unavailable = kubernetesUnavailableReason();
 // CI never skips the cluster silently: there a missing piece fails the run (beforeAll throws).
 const skip = unavailable !== undefined && !process.env.CI;
 
-/** Everything the file shares. */
-interface Cluster {
-  vault: TestVault;
-  tools: KubernetesTools;
-  dirs: NodeDirs;
-  network: TestNetwork;
-  etcd: EtcdCluster;
-  containerd: Containerd;
-  proxy: Component;
-  apiserver: Apiserver;
-  controllerManager: Component;
-  scheduler: Component;
-  kubelet: Kubelet;
-  nodeIp: string;
-  /** Node roots (their /etc, /var/lib ... under the run dir). */
-  roots: { etcd: string[]; controlPlane: string; worker: string; admin: string };
-  configs: { controlPlane: string; worker: string };
-  /** Writes the control-plane and worker configs again with extra per-certificate settings. */
-  writeConfigs(extra?: Record<string, string>): void;
-  admin: string;
-  timings: Record<string, number>;
-}
-
 let c: Cluster | undefined;
+let stopCluster: (() => Promise<void>) | undefined;
 const cluster = (): Cluster => {
   if (!c) throw new Error('the cluster did not come up (see beforeAll)');
   return c;
@@ -96,12 +62,7 @@ const operatorEnv = () => ({ VAULT_ADDR: cluster().vault.address, VAULT_TOKEN: c
 const kubectl = (kubeconfig: string, args: string[], env: Record<string, string | undefined> = {}) =>
   kubectlWith(cluster().tools, kubeconfig, args, env);
 const admin = (args: string[]) => kubectl(cluster().admin, args);
-
-async function adminOk(args: string[]): Promise<string> {
-  const run = await admin(args);
-  if (run.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${run.stderr}${run.stdout}`);
-  return run.stdout;
-}
+const adminOk = (args: string[]) => adminKubectl(cluster(), args);
 
 /** The cluster's component logs, last lines each: for failure messages. */
 function componentLogs(): string {
@@ -112,271 +73,20 @@ function componentLogs(): string {
     .join('\n');
 }
 
-async function agentOk(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const run = await runAgent(args, { env });
-  if (run.code !== 0) throw new Error(`vault-pki-agent ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
-  return run.stdout;
-}
-
 beforeAll(async () => {
   if (skip) return;
   if (unavailable) throw new Error(`CI must run the Kubernetes end-to-end test: ${unavailable}`);
-  const t0 = Date.now();
-  const timings: Record<string, number> = {};
-  const mark = (what: string) => {
-    timings[what] = Date.now() - t0;
-  };
-  const tools = kubernetesTools().tools as KubernetesTools;
-  const nodeIp = machineIp() as string;
-  const dirs = makeNodeDirs();
-  const partial: Partial<Cluster> = { tools, dirs, nodeIp, timings };
-  c = partial as Cluster;
-
-  // OpenBao, the etcd network and containerd (with the pod image) in parallel.
-  const [vault, network, containerd] = await Promise.all([
-    startOpenBao({ name: 'kubernetes' }),
-    createTestNetwork(3),
-    startContainerd(dirs, tools).then(async (ctd) => {
-      partial.containerd = ctd;
-      await importPauseImage(ctd, tools, join(dirs.base, 'image'));
-      return ctd;
-    }),
-  ]);
-  Object.assign(partial, { vault, network, containerd });
-  mark('openbao, netns, containerd + image');
-
-  // provision: the cluster's PKI, policies, token roles, the service-account key; engineers log in with userpass.
-  await vault.api('POST', 'sys/auth/userpass', { type: 'userpass' });
-  const provisionFile = join(dirs.base, 'provision.yaml');
-  writeFileSync(
-    provisionFile,
-    [
-      'nodeNames:',
-      '  worker: ["worker-*"]',
-      '  control-plane: ["control-plane-*"]',
-      '  etcd-member: ["etcd-*"]',
-      `roles: { engineer: { organization: [${JSON.stringify(ENGINEERS_GROUP)}] } }`,
-      '',
-    ].join('\n'),
-  );
-  const env = { VAULT_ADDR: vault.address, VAULT_TOKEN: vault.rootToken };
-  await agentOk(
-    ['provision', '--cluster', CLUSTER, '--engineer-auth', 'userpass', '--provision-config', provisionFile],
-    env,
-  );
-  const [etcdToken = '', cpToken = '', workerToken = ''] = await Promise.all(
-    ['etcd-member', 'control-plane', 'worker'].map(async (nodeType) =>
-      (await agentOk(['token', 'create', '--cluster', CLUSTER, '--node-type', nodeType], env)).trim(),
-    ),
-  );
-  mark('provision + tokens');
-
-  // The nodes' configs, as the CloudFormation templates write them (paths under each node's root).
-  const apiserverPort = await freePort();
-  const proxyPort = await freePort();
-  const server = `https://127.0.0.1:${apiserverPort}`;
-  const root = (name: string) => {
-    const dir = join(dirs.base, 'nodes', name);
-    mkdirSync(dir, { recursive: true });
-    return dir;
-  };
-  const tokenFile = (dir: string, token: string) => {
-    const file = join(dir, 'token');
-    writeFileSync(file, `${token}\n`, { mode: 0o600 });
-    return file;
-  };
-  const header = (dir: string, token: string, node: { name: string; ip: string }) =>
-    [
-      `cluster: ${CLUSTER}`,
-      `vault: { address: ${vault.address}, tokenFile: ${token} }`,
-      `stateDir: ${join(dir, 'var/lib/vault-pki-agent')}`,
-      `node: { name: ${node.name}, ip: ${node.ip} }`,
-      // Short lifetimes: the rotation test renews with renewAt 1% (due ~6 s after issue), nothing earlier.
-      'defaults: { ttl: 1h }',
-    ].join('\n');
-  const cert = (name: string, preset: string, dir: string, extra = '') =>
-    `  ${name}:\n    preset: ${preset}\n    files: { dir: ${dir} }\n${extra ? `    ${extra}\n` : ''}`;
-
-  const etcdRoots = [0, 1, 2].map((i) => root(`etcd-${i + 1}`));
-  const etcdConfigs = etcdRoots.map((dir, i) => {
-    const file = join(dir, 'config.yaml');
-    writeFileSync(
-      file,
-      `${header(dir, tokenFile(dir, etcdToken), { name: `etcd-${i + 1}`, ip: network.ips[i] as string })}
-certificates:
-${cert('etcd-server', 'etcd-server', join(dir, 'etc/etcd/pki/server'))}${cert('etcd-peer', 'etcd-peer', join(dir, 'etc/etcd/pki/peer'))}${cert('etcd-healthcheck-client', 'etcd-client', join(dir, 'etc/etcd/pki/healthcheck-client'), 'commonName: kube-etcd-healthcheck-client')}`,
-    );
-    return file;
-  });
-
-  const cp = root('control-plane-1');
-  const pki = (name: string) => join(cp, 'etc/kubernetes/pki', name);
-  const worker = root(WORKER);
-  const cpConfig = join(cp, 'config.yaml');
-  const workerConfig = join(worker, 'config.yaml');
-  const cpTokenFile = tokenFile(cp, cpToken);
-  const workerTokenFile = tokenFile(worker, workerToken);
-  const writeConfigs = (extra: Record<string, string> = {}) => {
-    const x = (name: string) => extra[name] ?? '';
-    writeFileSync(
-      cpConfig,
-      `${header(cp, cpTokenFile, { name: 'control-plane-1', ip: nodeIp })}
-certificates:
-${cert('apiserver', 'apiserver', pki('apiserver'), `ipSans: [127.0.0.1]${x('apiserver') ? `\n    ${x('apiserver')}` : ''}`)}${cert('apiserver-kubelet-client', 'apiserver-kubelet-client', pki('apiserver-kubelet-client'))}${cert('front-proxy-client', 'front-proxy-client', pki('front-proxy-client'))}${cert('controller-manager', 'controller-manager', pki('controller-manager'), x('controller-manager'))}${cert('scheduler', 'scheduler', pki('scheduler'))}${cert('etcd-grpc-proxy', 'etcd-grpc-proxy', pki('etcd-grpc-proxy'))}kubeconfigs:
-  - { path: ${join(cp, 'etc/kubernetes/controller-manager.conf')}, certificate: controller-manager, server: "${server}" }
-  - { path: ${join(cp, 'etc/kubernetes/scheduler.conf')}, certificate: scheduler, server: "${server}" }
-serviceAccountKey:
-  key: ${pki('sa.key')}
-  publicKeys: ${pki('sa.pub')}
-`,
-    );
-    writeFileSync(
-      workerConfig,
-      `${header(worker, workerTokenFile, { name: WORKER, ip: nodeIp })}
-certificates:
-${cert('kubelet-serving', 'kubelet-serving', join(worker, 'var/lib/kubelet/pki/serving'), x('kubelet-serving'))}${cert('kubelet-client', 'kubelet-client', join(worker, 'var/lib/kubelet/pki/client'), `mode: issue${x('kubelet-client') ? `\n    ${x('kubelet-client')}` : ''}`)}kubeconfigs:
-  - { path: ${join(worker, 'etc/kubernetes/kubelet.conf')}, certificate: kubelet-client, server: "${server}" }
-`,
-    );
-  };
-  writeConfigs();
-  // An operator's workstation: the admin preset (no node type's policy has it), the operator's own token.
-  const adminRoot = root('operator');
-  const adminConfig = join(adminRoot, 'config.yaml');
-  writeFileSync(
-    adminConfig,
-    `cluster: ${CLUSTER}
-vault: { address: ${vault.address} }
-stateDir: ${join(adminRoot, 'state')}
-certificates:
-  admin:
-    preset: admin
-    commonName: vpa-admin
-    ttl: 1h
-    files: { dir: ${join(adminRoot, 'pki/admin')} }
-kubeconfigs:
-  - { path: ${join(adminRoot, 'admin.conf')}, certificate: admin, server: "${server}" }
-`,
-  );
-  Object.assign(partial, {
-    roots: { etcd: etcdRoots, controlPlane: cp, worker, admin: adminRoot },
-    configs: { controlPlane: cpConfig, worker: workerConfig },
-    writeConfigs,
-    admin: join(adminRoot, 'admin.conf'),
-  });
-
-  await Promise.all([
-    ...etcdConfigs.map((file) => agentOk(['bootstrap', '--config', file])),
-    agentOk(['bootstrap', '--config', cpConfig]),
-    agentOk(['bootstrap', '--config', workerConfig]),
-    agentOk(['bootstrap', '--config', adminConfig], { VAULT_TOKEN: vault.rootToken }),
-  ]);
-  mark('bootstrap x6');
-
-  // etcd: three members on the agent's server and peer sets.
-  const etcd = await startEtcdCluster({
-    network,
-    names: ['etcd-1', 'etcd-2', 'etcd-3'],
-    certs: etcdRoots.map((dir) => ({
-      server: join(dir, 'etc/etcd/pki/server'),
-      peer: join(dir, 'etc/etcd/pki/peer'),
-    })),
-  });
-  partial.etcd = etcd;
-  const proxy = await startGrpcProxy({
-    tools,
-    endpoints: etcd.endpoints,
-    set: pki('etcd-grpc-proxy'),
-    port: proxyPort,
-    logFile: join(dirs.base, 'etcd-grpc-proxy.log'),
-  });
-  partial.proxy = proxy;
-  const apiserver = await startApiserver({
-    tools,
-    dir: dirs.base,
-    port: apiserverPort,
-    etcdUrl: `http://127.0.0.1:${proxyPort}`,
-    files: {
-      serving: pki('apiserver'),
-      kubeletClient: pki('apiserver-kubelet-client'),
-      frontProxyClient: pki('front-proxy-client'),
-      saKey: pki('sa.key'),
-      saPub: pki('sa.pub'),
+  c = await startCluster({
+    onStop: (stop) => {
+      stopCluster = stop;
     },
   });
-  partial.apiserver = apiserver;
-  await etcd.waitHealthy(join(etcdRoots[0] as string, 'etc/etcd/pki/healthcheck-client'));
-  mark('etcd healthy');
-  await apiserver.waitReady(90_000);
-  mark('kube-apiserver ready');
-
-  // The rest of the control plane and the node, in parallel; RBAC for the admin group meanwhile.
-  const [controllerManager, scheduler, kubelet] = await Promise.all([
-    startControllerManager({
-      tools,
-      dir: dirs.base,
-      kubeconfig: join(cp, 'etc/kubernetes/controller-manager.conf'),
-      saKey: pki('sa.key'),
-      rootCa: join(pki('controller-manager'), 'ca.pem'),
-    }),
-    startScheduler({ tools, dir: dirs.base, kubeconfig: join(cp, 'etc/kubernetes/scheduler.conf') }),
-    startKubelet({
-      tools,
-      dirs,
-      nodeName: WORKER,
-      nodeIp,
-      kubeconfig: join(worker, 'etc/kubernetes/kubelet.conf'),
-      servingSet: join(worker, 'var/lib/kubelet/pki/serving'),
-      clientCa: join(worker, 'var/lib/kubelet/pki/serving/ca.pem'),
-    }),
-    bindClusterAdmins(apiserver, pki('front-proxy-client')),
-  ]);
-  Object.assign(partial, { controllerManager, scheduler, kubelet });
-  mark('controller-manager, scheduler, kubelet started');
-  console.log(`[kubernetes] bring-up: ${JSON.stringify(timings)}`);
+  console.log(`[kubernetes] bring-up: ${JSON.stringify(c.timings)}`);
 }, 240_000);
 
-/**
- * kubeadm creates the ClusterRoleBinding kubeadm:cluster-admins → cluster-admin with its super-admin.conf
- * (O=system:masters). The agent issues no system:masters identity (the admin preset's O is
- * kubeadm:cluster-admins), so the first binding is made the way an aggregated API server's front proxy
- * talks to kube-apiserver: the agent's front-proxy-client certificate (front-proxy CA, the request-header
- * CA) with X-Remote-User/X-Remote-Group. This also proves the request-header wiring.
- */
-async function bindClusterAdmins(apiserver: Apiserver, frontProxySet: string): Promise<void> {
-  const res = await httpsCall(`${apiserver.url}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings`, {
-    tls: {
-      ca: apiserver.ca,
-      cert: join(frontProxySet, 'cert.pem'),
-      key: join(frontProxySet, 'key.pem'),
-    },
-    method: 'POST',
-    headers: { 'X-Remote-User': 'vpa-bootstrap', 'X-Remote-Group': 'system:masters' },
-    body: JSON.stringify({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: 'kubeadm:cluster-admins' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeadm:cluster-admins' }],
-    }),
-  });
-  if (res.status !== 201) throw new Error(`creating kubeadm:cluster-admins: ${res.status} ${res.body}`);
-}
-
 afterAll(async () => {
-  if (!c) return;
-  const x = c;
   c = undefined;
-  // The kubelet first (so that it starts nothing new), then every pod task, then the rest.
-  await x.kubelet?.stop();
-  await x.containerd?.killTasks().catch(() => {});
-  await Promise.all([x.containerd?.stop(), x.scheduler?.stop(), x.controllerManager?.stop()]);
-  await x.apiserver?.stop();
-  await x.proxy?.stop();
-  await x.etcd?.stop();
-  await x.network?.destroy();
-  await x.vault?.stop();
-  x.dirs.cleanup();
+  await stopCluster?.();
 }, 120_000);
 
 const suffix = skip ? ` (skipped: ${unavailable})` : '';
@@ -530,38 +240,7 @@ describe.skipIf(skip)(
       let kubeconfig: string;
       let env: Record<string, string>;
       beforeAll(async () => {
-        const x = cluster();
-        await x.vault.api('POST', 'auth/userpass/users/alice', {
-          password: 'alice-pw',
-          token_policies: [`pki-${CLUSTER}-engineer`],
-        });
-        const login = await x.vault.api('POST', 'auth/userpass/login/alice', { password: 'alice-pw' });
-        const token = String(login.body.auth?.client_token);
-        registerTestSecret(token);
-        const home = join(x.dirs.base, 'alice');
-        const bin = join(home, 'bin');
-        mkdirSync(bin, { recursive: true });
-        symlinkSync(AGENT_BIN, join(bin, 'vault-pki-agent'));
-        kubeconfig = join(home, '.kube', 'config');
-        env = {
-          PATH: `${bin}:${dirname(process.execPath)}:/usr/bin:/bin`,
-          HOME: home,
-          XDG_CACHE_HOME: join(home, 'cache'),
-          VAULT_TOKEN: token,
-        };
-        await agentOk(
-          [
-            'kubeconfig',
-            '--cluster',
-            CLUSTER,
-            '--server',
-            x.apiserver.url,
-            '--kubeconfig',
-            kubeconfig,
-            '--use-context',
-          ],
-          { VAULT_ADDR: x.vault.address, HOME: home },
-        );
+        ({ kubeconfig, env } = await setUpEngineer(cluster(), 'alice', 'alice-pw'));
         // The admin binds the engineers' group (the role's O) to `edit` in one namespace only.
         await adminOk(['create', 'namespace', 'team-a']);
         await adminOk([

@@ -198,8 +198,8 @@ const NODE_TYPES: NodeType[] = [
     units: {
       'kube-apiserver.service': standinUnit(
         'kube-apiserver',
-        ['apiserver', 'apiserver-etcd-client', 'apiserver-kubelet-client', 'front-proxy-client'].flatMap(
-          (d) => pems(`/etc/kubernetes/pki/${d}`),
+        ['apiserver', 'apiserver-kubelet-client', 'front-proxy-client'].flatMap((d) =>
+          pems(`/etc/kubernetes/pki/${d}`),
         ),
       ),
       'kube-controller-manager.service': standinUnit(
@@ -210,7 +210,6 @@ const NODE_TYPES: NodeType[] = [
     },
     sets: [
       'apiserver',
-      'apiserver-etcd-client',
       'apiserver-kubelet-client',
       'front-proxy-client',
       'controller-manager',
