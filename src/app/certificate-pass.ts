@@ -2,6 +2,9 @@
  * One pass over the configured certificates: decide per set (with a reason), issue only what is due,
  * verify before exposing, switch each set atomically, then run each affected unit's action once.
  * Talks to the world only through the ports it is given, so tests and `run` reuse it as is.
+ * Just over 300 lines: the pass is one sequence (decide, issue, verify, switch, act, roll back on a failed health
+ * check) whose steps share the per-set state; the decisions it makes live elsewhere (plan/renewal.ts,
+ * pki/check-set.ts, plan/actions.ts), what remains here is their order and the error handling between them.
  */
 import type { AgentConfig, CertSpec, FilesSpec } from '../config/types.js';
 import { AgentError } from '../errors.js';
