@@ -171,8 +171,15 @@ ${certYaml}`,
       certs: FOUNDERS.map((name) => ({ server: set(name, 'etcd-server'), peer: set(name, 'etcd-peer') })),
     });
     // The harness runs every member with --client-cert-auth and --peer-client-cert-auth.
+    // `ip netns exec` execs etcd in place: read the command line once the exec is done (a process in the middle
+    // of execve shows an empty one, which a loaded machine made this test see).
     for (const m of cluster.members) {
-      const cmdline = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').split('\0');
+      let cmdline: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        cmdline = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').split('\0');
+        if (!cmdline[0]?.endsWith('ip') && cmdline[0] !== '') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       expect(cmdline).toEqual(expect.arrayContaining(['--client-cert-auth', '--peer-client-cert-auth']));
     }
     await cluster.waitHealthy(flanneld());
