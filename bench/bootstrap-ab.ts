@@ -8,11 +8,11 @@
  * system, from bash's `times`): on a machine loaded by other work the CPU time is the steadier of the two.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startOpenBao } from '../test/support/openbao.js';
-import { createToken, provisionTestPki, writePolicy } from '../test/support/vault-pki.js';
+import { writeBenchNode } from './bench-node.js';
 import { stopVault } from './storm.js';
 
 const [distA, distB, runsArg] = process.argv.slice(2);
@@ -23,30 +23,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const vault = await startOpenBao({ name: 'bench-ab' });
 const work = mkdtempSync(join(tmpdir(), 'vpa-bench-ab-'));
 try {
-  const pki = await provisionTestPki(vault, 'bench');
-  await writePolicy(vault, 'bench-node', [
-    `${pki.etcdMount}/member`,
-    `${pki.k8sMount}/apiserver`,
-    `${pki.k8sMount}/kubelet-client`,
-  ]);
-  const token = await createToken(vault, { policies: ['bench-node'], period: '24h' });
-  const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, token, { mode: 0o600 });
-  const out = join(work, 'agent-out');
-  const configFile = join(work, 'config.yaml');
-  writeFileSync(
-    configFile,
-    `cluster: bench
-vault: { address: ${vault.address}, tokenFile: ${tokenFile} }
-defaults: { ttl: 24h }
-node: { name: node-1, ip: 10.0.0.10, loadBalancer: api.bench.example.internal }
-certificates:
-  etcd-server: { preset: etcd-server, files: { dir: ${out}/etcd-server } }
-  etcd-peer: { preset: etcd-peer, files: { dir: ${out}/etcd-peer } }
-  apiserver: { preset: apiserver, files: { dir: ${out}/apiserver } }
-  kubelet-client: { preset: kubelet-client, files: { dir: ${out}/kubelet-client } }
-`,
-  );
+  const { out, configFile } = await writeBenchNode(vault, work);
   const builds = [distA, distB].map((dist, i) => {
     const cacheDir = join(work, `cache-${i}`);
     mkdirSync(cacheDir, { mode: 0o700 });

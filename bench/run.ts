@@ -11,13 +11,13 @@
  * Environment: BENCH_RUNS (default 21), STORM_AGENTS (300), STORM_RATE (50 requests/s); BENCH_QUICK=1 stops after 2.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCsr } from '../src/pki/csr.js';
 import { generateKey } from '../src/pki/keys.js';
 import { REPO_ROOT, startOpenBao, vaultVersion } from '../test/support/openbao.js';
-import { createToken, provisionTestPki, writePolicy } from '../test/support/vault-pki.js';
+import { writeBenchNode } from './bench-node.js';
 import { runFailoverBench } from './failover-storm.js';
 import { printFleetResults, runFleetBench } from './fleet.js';
 import { runPeerBench } from './peers.js';
@@ -66,31 +66,8 @@ for (const [k, v] of Object.entries(startup) as [string, { median: number; runs:
 
 const vault = await startOpenBao({ name: 'bench' });
 try {
-  const pki = await provisionTestPki(vault, 'bench');
-  await writePolicy(vault, 'bench-node', [
-    `${pki.etcdMount}/member`,
-    `${pki.k8sMount}/apiserver`,
-    `${pki.k8sMount}/kubelet-client`,
-  ]);
-  const token = await createToken(vault, { policies: ['bench-node'], period: '24h' });
   const work = mkdtempSync(join(tmpdir(), 'vpa-bench-'));
-  const tokenFile = join(work, 'token');
-  writeFileSync(tokenFile, token, { mode: 0o600 });
-  const out = join(work, 'agent-out');
-  const configFile = join(work, 'config.yaml');
-  writeFileSync(
-    configFile,
-    `cluster: bench
-vault: { address: ${vault.address}, tokenFile: ${tokenFile} }
-defaults: { ttl: 24h }
-node: { name: node-1, ip: 10.0.0.10, loadBalancer: api.bench.example.internal }
-certificates:
-  etcd-server: { preset: etcd-server, files: { dir: ${out}/etcd-server } }
-  etcd-peer: { preset: etcd-peer, files: { dir: ${out}/etcd-peer } }
-  apiserver: { preset: apiserver, files: { dir: ${out}/apiserver } }
-  kubelet-client: { preset: kubelet-client, files: { dir: ${out}/kubelet-client } }
-`,
-  );
+  const { token, out, configFile } = await writeBenchNode(vault, work);
   const env = { PATH: process.env.PATH, VAULT_ADDR: vault.address, VAULT_TOKEN: token };
   const agentTimes: number[] = [];
   const baseTimes: number[] = [];
